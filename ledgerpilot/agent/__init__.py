@@ -1,0 +1,1 @@
+"""The LangGraph agent that drafts posting schemes, and its posting backends."""

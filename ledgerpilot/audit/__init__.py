@@ -1,0 +1,1 @@
+"""Journal entry tests, Benford analysis, model-based surprise and the audit report."""

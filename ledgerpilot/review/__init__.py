@@ -1,0 +1,1 @@
+"""Proposal store, decisions and audit trail, and the approval web UI and JSON API."""

@@ -1,0 +1,1 @@
+"""Dataset curation, LoRA fine-tuning, adapter merging, evaluation and serving config."""

@@ -1,0 +1,1 @@
+"""Celery app, tasks and schedules that run drafting, decisions, polling and audits."""
