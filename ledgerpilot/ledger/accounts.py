@@ -51,7 +51,7 @@ ROLES = ("receivable", "payable", "liquidity", "tax")
 # Names of VAT accounts in the languages of the shipped charts. "VAT key possible" marks
 # SKR03 real-estate accounts that merely may carry VAT, so it is excluded.
 _TAX_NAME = re.compile(
-    r"\bVAT\b(?! key)|input ?tax|\btax (paid|received|receivable|payable)\b|"
+    r"\bVAT\b(?! key)|input ?tax|^tax (paid|received|receivable|payable)\b|"
     r"vorsteuer|umsatzsteuer|pretporez|\bPDV\b|porez na dodanu",
     re.IGNORECASE,
 )

@@ -56,6 +56,7 @@ def test_shipped_charts_load_with_roles() -> None:
     assert len(hr) == 554
     assert {"140000", "140012", "240000"} <= hr.with_role("tax")
     assert "641000" not in hr.with_role("tax")  # "VAT included in value of goods"
+    assert "243000" not in hr.with_role("tax")  # "Income tax payable, ..." is not VAT
     assert "100000" in hr.with_role("liquidity")
     assert hr["240000"].local_name is not None
 
