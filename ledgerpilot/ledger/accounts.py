@@ -147,9 +147,15 @@ class ChartOfAccounts:
 
     accounts: tuple[Account, ...]
     _by_code: Mapping[str, Account] = field(init=False, repr=False, compare=False)
+    _by_role: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_code", {a.code: a for a in self.accounts})
+        roles: dict[str, set[str]] = {}
+        for a in self.accounts:
+            if a.role:
+                roles.setdefault(a.role, set()).add(a.code)
+        object.__setattr__(self, "_by_role", {r: frozenset(c) for r, c in roles.items()})
 
     def __len__(self) -> int:
         return len(self.accounts)
@@ -173,7 +179,7 @@ class ChartOfAccounts:
 
     def with_role(self, role: str) -> frozenset[str]:
         """Codes of the accounts that have ``role``."""
-        return frozenset(a.code for a in self.accounts if a.role == role)
+        return self._by_role.get(role, frozenset())
 
     def extended(self, accounts: Iterable[Account]) -> ChartOfAccounts:
         """A chart with ``accounts`` added (a company opening its bank accounts, say)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -236,8 +237,11 @@ def _text(data: Mapping[str, Any], key: str, required: bool = False) -> str:
     return str(value)
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _date(value: object, what: str) -> dt.date:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise DocumentError(f'{what} must be a date as "YYYY-MM-DD", got {value!r}')
     try:
         return dt.date.fromisoformat(value)

@@ -111,7 +111,10 @@ class JournalEntry:
         if not isinstance(data, Mapping):
             raise SchemeError("an entry must be a JSON object with date and lines")
         try:
-            date = dt.date.fromisoformat(str(data.get("date")))
+            text = str(data.get("date"))
+            if len(text) != 10 or text[4] != "-" or text[7] != "-":
+                raise ValueError(text)
+            date = dt.date.fromisoformat(text)
         except ValueError:
             raise SchemeError(
                 f"entry date {str(data.get('date'))[:40]!r} is not YYYY-MM-DD"

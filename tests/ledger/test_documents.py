@@ -81,3 +81,11 @@ def test_document_check_reports_figures_that_do_not_add_up() -> None:
         Violation("document_inconsistent", "document line 1: VAT 200.00 is not 25% of 1000.00", 1)
     ]
     assert make_document(currency="XXX").check()[0].code == "unknown_currency"
+
+
+@pytest.mark.parametrize("date", ["20240301", "2024-W09-5", "2024-3-1", "01.03.2024"])
+def test_dates_must_be_written_yyyy_mm_dd(date: str) -> None:
+    with pytest.raises(DocumentError, match="YYYY-MM-DD"):
+        Document.from_json({**VALID, "date": date})
+    with pytest.raises(DocumentError, match="YYYY-MM-DD"):
+        Document.from_json({**VALID, "entry": {**VALID["entry"], "date": date}})
