@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint format bench clean distclean
+.PHONY: help venv llamacpp demo test lint format bench clean distclean
 
 # help: list the targets with their one-line descriptions.
 help: ## show this help
@@ -29,6 +29,11 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install "$(TORCH_SPEC)"
 	$(VPY) -m pip install -e ".[train,dev]"
 	touch $(STAMP)
+
+# llamacpp: llama.cpp's OpenAI-compatible server (compiled from source, ~10 min on 2 cores
+# the first time, cached by pip afterwards); the structured-output tests skip without it.
+llamacpp: $(STAMP) ## install the llamacpp extra (llama-cpp-python[server])
+	$(VPY) -m pip install -e ".[llamacpp]"
 
 # demo: the end-to-end demo on a synthetic company (no servers needed).
 demo: $(STAMP) ## run `ledgerpilot demo`

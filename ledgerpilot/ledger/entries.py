@@ -175,7 +175,8 @@ class PostingScheme:
         return JournalEntry(date=date, lines=self.lines, description=self.explanation)
 
 
-AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,3})?$"
+# "[.]" rather than "\\." : some grammar compilers (llama.cpp) mistranslate the escape.
+AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,14})([.][0-9]{1,3})?$"
 
 POSTING_SCHEME_JSON_SCHEMA: dict[str, Any] = {
     "title": "PostingScheme",
@@ -183,8 +184,9 @@ POSTING_SCHEME_JSON_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["document", "kind", "explanation", "lines"],
     "properties": {
-        "document": {"type": "string"},
-        "kind": {"type": "string"},
+        # Bounded strings make constrained decoding terminate even when a model repeats itself.
+        "document": {"type": "string", "maxLength": 200},
+        "kind": {"type": "string", "maxLength": 64},
         "explanation": {"type": "string", "maxLength": MAX_DESCRIPTION},
         "lines": {
             "type": "array",
@@ -195,7 +197,7 @@ POSTING_SCHEME_JSON_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["account", "debit", "credit", "description"],
                 "properties": {
-                    "account": {"type": "string"},
+                    "account": {"type": "string", "maxLength": 40},
                     "debit": {"type": "string", "pattern": AMOUNT_PATTERN},
                     "credit": {"type": "string", "pattern": AMOUNT_PATTERN},
                     "description": {"type": "string", "maxLength": 200},
