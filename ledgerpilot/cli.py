@@ -259,6 +259,202 @@ def _build_company(
         out.print(f"truth for the inbox written to {truth}")
 
 
+BackendOption = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="memory (history), llm (an OpenAI-compatible server, "
+        "LEDGERPILOT_LLM_*), local (a transformers model directory, "
+        "LEDGERPILOT_LOCAL_*) or auto (memory first, the model where memory is "
+        "unsure).",
+    ),
+]
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+@app.command()
+def draft(
+    ais: AisOption = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="SQLAlchemy URL of ledgerpilot's store of proposals (default: "
+            "LEDGERPILOT_STORE_URL, else beside the demo company).",
+            show_default=False,
+        ),
+    ] = None,
+    backend: BackendOption = "memory",
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help="Draft at most N documents.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per document.")
+    ] = False,
+) -> None:
+    """Draft an entry for every pending document and store each as a proposal for review.
+
+    A document already drafted (with an active proposal) is skipped; one whose backend is
+    unavailable stays pending for the next run.
+    """
+    from .agent.backends.factory import BackendNotConfigured, make_backend
+    from .agent.drafting import draft_pending
+    from .agent.recall import HistoryIndex
+    from .agent.state import DraftSettings
+    from .connectors import ConnectorError, open_ais
+    from .review import ProposalStore
+
+    settings = get_settings()
+    counts: dict[str, int] = {}
+    try:
+        with (
+            open_ais(_ais_url(ais)) as connector,
+            ProposalStore.create(store or settings.default_store_url()) as proposals,
+        ):
+            chart = connector.chart()
+            if not as_json:
+                console.print("indexing the posted history ...")
+            index = HistoryIndex.build(connector.history(), chart)
+            chosen = make_backend(backend, index, chart, settings)
+            outcomes = draft_pending(
+                connector,
+                proposals,
+                chosen,
+                limit=limit,
+                settings=DraftSettings(max_repairs=settings.max_repairs),
+            )
+            if as_json:
+                for outcome in outcomes:
+                    counts[outcome.status] = counts.get(outcome.status, 0) + 1
+                    out.print(json.dumps(outcome.as_json(), ensure_ascii=False), markup=False)
+            else:
+                with _progress() as progress:
+                    task = progress.add_task("drafting", total=None)
+                    for n, outcome in enumerate(outcomes, start=1):
+                        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+                        progress.update(task, completed=n)
+    except BackendNotConfigured as exc:
+        raise _fail(str(exc)) from None
+    except ConnectorError as exc:
+        raise _fail(str(exc)) from None
+    if not as_json:
+        table = Table("status", "documents", title="drafts")
+        for status, count in sorted(counts.items()):
+            table.add_row(status, str(count))
+        out.print(table)
+
+
+@app.command("eval")
+def eval_(
+    holdout_from: Annotated[
+        str,
+        typer.Option(
+            "--holdout-from",
+            help="YYYY-MM-DD: documents posted from this date on are drafted "
+            "as if new and compared with what was posted; earlier ones are the history.",
+        ),
+    ],
+    ais: AisOption = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend", help="memory, llm, local, auto, or smart_importer (the baseline alone)."
+        ),
+    ] = "memory",
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="Draft only the first N held-out documents."),
+    ] = None,
+    no_baseline: Annotated[
+        bool, typer.Option("--no-baseline", help="Skip smart_importer in the same run.")
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write report.html with charts into this directory."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Benchmark a backend against the posting history (and smart_importer beside it)."""
+    import datetime as dt
+
+    from .agent.backends.factory import BackendNotConfigured, make_backend
+    from .connectors import ConnectorError, open_ais
+    from .training.evaluation import run_eval
+
+    try:
+        holdout = dt.date.fromisoformat(holdout_from)
+    except ValueError:
+        raise _fail(f"--holdout-from {holdout_from!r} is not a date as YYYY-MM-DD") from None
+    settings = get_settings()
+    try:
+        with open_ais(_ais_url(ais)) as connector, _progress() as progress:
+            task = progress.add_task(f"drafting with {backend}", total=None)
+            result = run_eval(
+                connector,
+                holdout,
+                backend,
+                make_backend=None
+                if backend == "smart_importer"
+                else (lambda index, chart: make_backend(backend, index, chart, settings)),
+                baseline=not no_baseline,
+                limit=limit,
+                on_progress=lambda n, total: progress.update(task, completed=n, total=total),
+                max_repairs=settings.max_repairs,
+            )
+    except (BackendNotConfigured, ConnectorError, ValueError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+    if report is not None:
+        from .training.report import write_report
+
+        write_report(result, report)
+        console.print(f"report written to {report / 'report.html'}")
+    if as_json:
+        out.print(json.dumps(result, ensure_ascii=False), markup=False)
+        return
+    _print_eval(result)
+
+
+def _print_eval(result: dict[str, Any]) -> None:
+    names = (
+        "parsed",
+        "balanced",
+        "valid",
+        "accounts_correct",
+        "accounts_score",
+        "exact_accounts",
+        "exact_entry",
+    )
+    table = Table(
+        "metric",
+        result["backend"],
+        "smart_importer",
+        title=f"{result['documents']} documents from {result['holdout_from']}",
+    )
+    base = (result.get("baseline") or {}).get("metrics", {})
+    for name in names:
+        ours = result["metrics"].get(name)
+        theirs = base.get(name)
+        table.add_row(
+            name,
+            "" if ours is None else f"{ours:.1%}",
+            "n/a" if theirs is None else f"{theirs:.1%}",
+        )
+    out.print(table)
+    if result.get("baseline_error"):
+        console.print(f"baseline: {result['baseline_error']}")
+
+
 @app.command()
 def demo(
     fresh: Annotated[bool, typer.Option("--fresh", help="Rebuild the demo company.")] = False,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,34 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of ledgerpilot's own store (proposals, decisions); "
         "default: a SQLite file under data_dir.",
     )
+
+    llm_base_url: str | None = Field(
+        None,
+        description="Base URL of the OpenAI-compatible model server for the llm backend "
+        "(vLLM: http://HOST:8000/v1).",
+    )
+    llm_model: str = Field(
+        "ledgerpilot",
+        description="Model name to ask the server for; with vLLM, the LoRA adapter's name.",
+    )
+    llm_api_key: str | None = Field(None, description="API key of the model server, if any.")
+    llm_timeout: float = Field(60.0, description="Seconds to wait for one model answer.")
+    llm_max_concurrency: int = Field(4, description="Model requests in flight at once.")
+    llm_structured: bool | Literal["auto"] = Field(
+        "auto", description="Ask the server for JSON-schema output: auto (fall back to plain "
+        "text when refused), true (insist) or false.")
+    local_model_dir: Path | None = Field(
+        None, description="A transformers model directory for the local backend."
+    )
+    local_adapters: list[Path] = Field(
+        default_factory=list,
+        description="PEFT adapter directories merged into the local "
+        "model, in order (JSON list in the environment).",
+    )
+    auto_threshold: float = Field(
+        0.9, description="auto backend: memory's confidence from which the model is not asked."
+    )
+    max_repairs: int = Field(2, description="Repair rounds after a proposal with violations.")
 
     def default_ais_url(self) -> str:
         """The AIS URL to use: ``ais_url`` or the demo company's SQLite file."""

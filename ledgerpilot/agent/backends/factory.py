@@ -1,0 +1,70 @@
+"""Backends by name, configured from the settings: what ``draft`` and ``eval`` ask for."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...ledger import ChartOfAccounts
+from .base import Backend
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ..recall import HistoryIndex
+
+BACKEND_NAMES = ("memory", "llm", "local", "auto")
+
+
+class BackendNotConfigured(ValueError):
+    """A backend was asked for whose settings are missing."""
+
+
+def model_backend(settings: Settings) -> Backend | None:
+    """The model backend the settings configure: ``llm`` if a server is set, else ``local``."""
+    if settings.llm_base_url:
+        from .llm import LLMBackend
+
+        return LLMBackend(
+            settings.llm_base_url,
+            settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout=settings.llm_timeout,
+            max_concurrency=settings.llm_max_concurrency,
+        )
+    if settings.local_model_dir:
+        from .local import LocalBackend
+
+        return LocalBackend(settings.local_model_dir, adapters=settings.local_adapters)
+    return None
+
+
+def make_backend(
+    name: str, index: HistoryIndex, chart: ChartOfAccounts, settings: Settings
+) -> Backend:
+    """The backend called ``name`` over ``index``; raises :class:`BackendNotConfigured`."""
+    from .auto import AutoBackend
+    from .memory import MemoryBackend
+
+    if name == "memory":
+        return MemoryBackend(index, chart)
+    if name == "llm":
+        if not settings.llm_base_url:
+            raise BackendNotConfigured(
+                "the llm backend needs a model server: set LEDGERPILOT_LLM_BASE_URL (and "
+                "LEDGERPILOT_LLM_MODEL)"
+            )
+        backend = model_backend(settings)
+        assert backend is not None
+        return backend
+    if name == "local":
+        if not settings.local_model_dir:
+            raise BackendNotConfigured(
+                "the local backend needs a model directory: set LEDGERPILOT_LOCAL_MODEL_DIR"
+            )
+        from .local import LocalBackend
+
+        return LocalBackend(settings.local_model_dir, adapters=settings.local_adapters)
+    if name == "auto":
+        return AutoBackend(
+            MemoryBackend(index, chart), model_backend(settings), threshold=settings.auto_threshold
+        )
+    raise BackendNotConfigured(f"unknown backend {name!r}; one of {', '.join(BACKEND_NAMES)}")
