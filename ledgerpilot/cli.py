@@ -460,14 +460,18 @@ def demo(
     fresh: Annotated[bool, typer.Option("--fresh", help="Rebuild the demo company.")] = False,
     chart: Annotated[str, typer.Option("--chart", help="hr, generic or de_skr03.")] = "hr",
 ) -> None:
-    """The main job on the embedded default: a synthetic company in SQLite and its summary."""
+    """The main job on the embedded default: a synthetic company in SQLite, drafts for its
+    inbox in the proposal store, and how many of them the hidden truth says are right."""
     settings = get_settings()
     demo_dir = settings.data_dir / "demo"
     ais_file = demo_dir / "ais.sqlite"
-    if fresh and ais_file.exists():
-        ais_file.unlink()
+    store_file = demo_dir / "store.sqlite"
+    if fresh:
+        for path in demo_dir.glob("*.sqlite*"):
+            path.unlink()
     demo_dir.mkdir(parents=True, exist_ok=True)
     ais_url = f"sqlite:///{ais_file}"
+    store_url = f"sqlite:///{store_file}"
     if not ais_file.exists():
         out.print(f"[bold]Building the demo company[/] (chart {chart}, 5 years) in {ais_file}")
         _build_company(
@@ -487,7 +491,58 @@ def demo(
     table.add_row("journal lines", str(facts.journal_lines))
     table.add_row("period", f"{facts.first_date} .. {facts.last_date}")
     out.print(table)
-    out.print(f"AIS: {ais_url}\nTry: ledgerpilot export --ais {ais_url} --out var/demo/export")
+    _draft_demo_inbox(ais_url, store_url, demo_dir / "truth.jsonl")
+    out.print(
+        f"AIS: {ais_url}\nproposals: {store_url}\n"
+        f"Try: ledgerpilot eval --ais {ais_url} --holdout-from 2025-01-01 --report "
+        f"{demo_dir / 'report'}"
+    )
+
+
+def _draft_demo_inbox(ais_url: str, store_url: str, truth_file: Path) -> None:
+    """Draft the demo inbox with the memory backend and score the drafts against the truth."""
+    from .agent.backends.memory import MemoryBackend
+    from .agent.drafting import draft_pending
+    from .agent.recall import HistoryIndex
+    from .connectors import open_ais, read_documents
+    from .ledger import parse_scheme
+    from .review import ProposalStore
+    from .training.metrics import score
+
+    with open_ais(ais_url) as connector, ProposalStore.create(store_url) as proposals:
+        chart = connector.chart()
+        index = HistoryIndex.build(connector.history(), chart)
+        with _progress() as progress:
+            task = progress.add_task("drafting the inbox", total=None)
+            for _ in draft_pending(
+                connector,
+                proposals,
+                MemoryBackend(index, chart),
+                on_progress=lambda n, total: progress.update(task, completed=n, total=total),
+            ):
+                pass
+        counts = proposals.counts()
+        stored = proposals.list(limit=100_000)
+    truth = {}
+    if truth_file.exists():
+        documents, _ = read_documents(truth_file)
+        truth = {d.id: d for d in documents if d.entry is not None}
+    right = drafted = 0
+    for proposal in stored:
+        gold = truth.get(proposal.document_id)
+        if gold is None or gold.entry is None:
+            continue
+        drafted += 1
+        scheme = parse_scheme(proposal.scheme)[0] if proposal.scheme else None
+        right += score(scheme, gold.entry.lines, valid=not proposal.violations).exact_entry
+    table = Table(title="the inbox, drafted with the memory backend")
+    table.add_column("proposals by status")
+    table.add_column("count", justify="right")
+    for status, count in sorted(counts.items()):
+        table.add_row(status, str(count))
+    if drafted:
+        table.add_row("exactly right per the hidden truth", f"{right} of {drafted}")
+    out.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

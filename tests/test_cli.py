@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -175,6 +176,9 @@ def test_demo_builds_the_company_once(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "demo" / "ais.sqlite").exists()
     assert "pending documents (inbox)" in result.stdout
+    right = re.search(r"exactly right per the hidden truth\W+(\d+) of (\d+)", result.stdout)
+    assert right is not None, result.stdout
+    assert int(right.group(2)) == 60  # every inbox document was drafted and scored
     again = run("demo", env=env, cwd=tmp_path)
     assert again.returncode == 0
     assert "Building the demo company" not in again.stdout
