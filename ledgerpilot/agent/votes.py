@@ -24,8 +24,6 @@ from .binding import Basis, LineRef, Side, Template, TemplateLine
 
 Treatment = tuple[tuple[str, str, str, Decimal | None], ...]
 """A document line's postings: (account, side, ``net`` or ``self_tax``, self-assessed rate)."""
-TaxPosting = tuple[str, str, str]
-"""(account, side, ``rate`` or ``all``)."""
 
 TIERS = ("partner", "mirrored", "local", "country", "noted", "kind")
 """Where votes come from, in order: the partner's documents of the same kind, of the mirrored

@@ -293,9 +293,14 @@ def _routing(
         },
     }
     if full:
+        # The reliability diagram uses every draft's own confidence, routed or not.
+        stated = [
+            (min(1.0, max(0.0, float(d.proposal.confidence))) if d.proposal else 0.0, s.exact_entry)
+            for d, s in zip(drafts, scores, strict=True)
+        ]
         out["calibration"] = [
             {k: _round(v) if isinstance(v, float) else v for k, v in b.items()}
-            for b in calibration([(c, ok) for c, ok in pairs], bins=10)
+            for b in calibration(stated, bins=10)
         ]
         curve = []
         for t in _curve_thresholds([c for c, _ in eligible]):

@@ -102,6 +102,8 @@ STALE_DAYS = 270
 other partners that all disagree with it (a changed accounting policy)."""
 
 NO_HISTORY = "no history for this partner"
+INVALID_FACTOR = 0.1
+"""A draft whose best binding still fails validation is worth a tenth of its confidence."""
 GENERALIZED_CAP = 0.5
 """The most the memory vouches for a draft it had to piece together from other partners'
 documents or from descriptions it has not seen: the routing policy sends it to review."""
@@ -150,6 +152,8 @@ class MemoryBackend:
         calibrated = self.calibration.apply(request.document.kind, cls, proposal.confidence)
         if proposal.extra.get("generalized"):
             calibrated *= GENERALIZED_CAP
+        if not proposal.extra.get("valid", True):
+            calibrated *= INVALID_FACTOR
         extra = {**proposal.extra, "raw_confidence": proposal.confidence}
         return replace(proposal, confidence=round(calibrated, 6), extra=extra)
 
@@ -205,8 +209,9 @@ class MemoryBackend:
             )
         scheme, chosen = best
         confidence = math.prod(p.confidence for p in chosen)
-        if validate(scheme, chart, doc):
-            confidence *= 0.5
+        valid = not validate(scheme, chart, doc)
+        if not valid:
+            confidence *= INVALID_FACTOR
         generalized = (doc.partner is not None and not known) or any(
             p.tier in FOREIGN_TIERS or not p.exact for p in chosen
         )
@@ -227,6 +232,7 @@ class MemoryBackend:
             extra={
                 "parts": {p.name: round(p.confidence, 4) for p in chosen},
                 "generalized": generalized,
+                "valid": valid,
             },
         )
 
