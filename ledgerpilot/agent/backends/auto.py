@@ -56,6 +56,8 @@ class AutoBackend:
     examples: int = 5
     """How many recalled documents the fallback gets when the request brings none."""
     name: str = field(default="auto", init=False)
+    recalls_itself: bool = field(default=True, init=False)
+    """It recalls history from its own index: the graph need not hand it examples."""
 
     @property
     def index(self) -> HistoryIndex:

@@ -62,6 +62,8 @@ class Backend(Protocol):
     """Anything that proposes posting schemes."""
 
     name: str
+    # A backend may also set ``recalls_itself = True`` when it recalls history from its own
+    # index (memory, auto): the graph then leaves ``DraftRequest.examples`` empty for it.
 
     def propose(self, request: DraftRequest) -> Proposal:
         """A proposal for ``request.document``; never raises for a bad answer."""

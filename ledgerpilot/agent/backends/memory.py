@@ -133,6 +133,8 @@ class MemoryBackend:
     calibration: Calibration | None = None
     """The calibration in use (made on construction when ``calibrate`` and not given)."""
     name: str = field(default="memory", init=False)
+    recalls_itself: bool = field(default=True, init=False)
+    """It recalls history from its own index: the graph need not hand it examples."""
 
     def __post_init__(self) -> None:
         if self.chart is None:
