@@ -45,8 +45,10 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(60.0, description="Seconds to wait for one model answer.")
     llm_max_concurrency: int = Field(4, description="Model requests in flight at once.")
     llm_structured: bool | Literal["auto"] = Field(
-        "auto", description="Ask the server for JSON-schema output: auto (fall back to plain "
-        "text when refused), true (insist) or false.")
+        "auto",
+        description="Ask the server for JSON-schema output: auto (fall back to plain "
+        "text when refused), true (insist) or false.",
+    )
     local_model_dir: Path | None = Field(
         None, description="A transformers model directory for the local backend."
     )

@@ -191,8 +191,9 @@ def test_help_texts() -> None:
         assert command in result.stdout
 
 
-def test_draft_stores_one_proposal_per_pending_document(company: tuple[str, Path],
-                                                        tmp_path: Path) -> None:
+def test_draft_stores_one_proposal_per_pending_document(
+    company: tuple[str, Path], tmp_path: Path
+) -> None:
     url, truth = company
     store = f"sqlite:///{tmp_path / 'store.sqlite'}"
     result = run("draft", "--ais", url, "--store", store, "--json")
@@ -208,8 +209,16 @@ def test_draft_stores_one_proposal_per_pending_document(company: tuple[str, Path
     again = run("draft", "--ais", url, "--store", store, "--json")
     assert again.returncode == 0
     assert again.stdout.strip() == ""  # every document already has its proposal
-    no_model = run("draft", "--ais", url, "--store", store, "--backend", "llm",
-                   env={"LEDGERPILOT_LLM_BASE_URL": ""})
+    no_model = run(
+        "draft",
+        "--ais",
+        url,
+        "--store",
+        store,
+        "--backend",
+        "llm",
+        env={"LEDGERPILOT_LLM_BASE_URL": ""},
+    )
     assert no_model.returncode == 2
     assert "LEDGERPILOT_LLM_BASE_URL" in no_model.stderr
 
@@ -217,13 +226,27 @@ def test_draft_stores_one_proposal_per_pending_document(company: tuple[str, Path
 def test_eval_reports_metrics_and_the_baseline(company: tuple[str, Path], tmp_path: Path) -> None:
     url, truth = company
     inbox_year = int(first_truth(truth)["date"][:4])  # the history's last year is held out
-    result = run("eval", "--ais", url, "--holdout-from", f"{inbox_year - 1}-01-01", "--json",
-                 "--report", str(tmp_path / "report"))
+    result = run(
+        "eval",
+        "--ais",
+        url,
+        "--holdout-from",
+        f"{inbox_year - 1}-01-01",
+        "--json",
+        "--report",
+        str(tmp_path / "report"),
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["backend"] == "memory" and report["documents"] > 50
-    for name in ("parsed", "balanced", "valid", "accounts_correct", "exact_accounts",
-                 "exact_entry"):
+    for name in (
+        "parsed",
+        "balanced",
+        "valid",
+        "accounts_correct",
+        "exact_accounts",
+        "exact_entry",
+    ):
         assert 0.0 <= report["metrics"][name] <= 1.0
     assert report["metrics"]["proposed_valid"] == 1.0
     assert report["baseline"] is not None or report.get("baseline_error")
