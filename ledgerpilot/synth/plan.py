@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from ledgerpilot.ledger import Partner
 
 from .partners import PartnerFactory, Profile, first_day, log_uniform
 from .policies import AccountingPolicy
+from .posting import cents_at
 
 # Consumer-price inflation per year (an EU-like path); later years assume 2 %.
 INFLATION: dict[int, float] = {
@@ -100,8 +102,8 @@ class Loan:
     first: tuple[int, int]
     """(year, month) of the first instalment."""
     months: int
-    rate: float
-    """Annual interest rate (0.045 for 4.5 %)."""
+    rate: Decimal
+    """Annual interest rate (``Decimal("0.045")`` for 4.5 %)."""
 
     def outstanding(self, year: int, month: int) -> int:
         """Principal in cents still owed at the start of ``month``, before its instalment."""
@@ -121,7 +123,7 @@ class Loan:
     def interest(self, year: int, month: int) -> int:
         """Interest in cents accrued over ``month`` on the principal owed after its instalment."""
         owed = self.outstanding(year, month) - self.principal(year, month)
-        return int(owed * self.rate / 12 + 0.5) if owed > 0 else 0
+        return cents_at(owed, self.rate / 12) if owed > 0 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +375,7 @@ def build_plan(
             int(60000 * size**0.8 * price_index(start_year) * 100),
             (start_year - 1, 3),
             84,
-            0.045,
+            Decimal("0.045"),
         )
     )
     mid = start_year + years // 3
@@ -383,7 +385,7 @@ def build_plan(
             int(90000 * size**0.8 * price_index(mid) * 100),
             (mid, 4),
             120,
-            0.038 if mid < 2022 else 0.055,
+            Decimal("0.038") if mid < 2022 else Decimal("0.055"),
         )
     )
 

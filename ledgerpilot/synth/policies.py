@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from ledgerpilot.ledger import Account, AccountType
 
@@ -86,7 +87,7 @@ class AccountingPolicy:
     payroll_credit: tuple[PayrollLine, ...]
     payroll_payments: tuple[tuple[str, tuple[PayrollLine, ...]], ...]
     """(payee: ``employees``, ``tax_office`` or ``social_office``; lines it settles)."""
-    payroll_rates: Mapping[str, float]
+    payroll_rates: Mapping[str, Decimal]
     """Share of gross pay of each of ``tax``, ``employee``, ``employer``."""
     depreciation: Mapping[str, tuple[str, str | None, str]]
     """Asset class -> (asset account, accumulated depreciation or None when written off
@@ -218,7 +219,11 @@ HR = AccountingPolicy(
             ),
         ),
     ),
-    payroll_rates={"tax": 0.085, "employee": 0.20, "employer": 0.165},
+    payroll_rates={
+        "tax": Decimal("0.085"),
+        "employee": Decimal("0.20"),
+        "employer": Decimal("0.165"),
+    },
     depreciation={
         "it": ("031000", "039000", "431000"),
         "furniture": ("031000", "039000", "431000"),
@@ -330,7 +335,11 @@ DE_SKR03 = AccountingPolicy(
             (PayrollLine("1742", ("employee", "employer"), "Social security contributions"),),
         ),
     ),
-    payroll_rates={"tax": 0.14, "employee": 0.205, "employer": 0.21},
+    payroll_rates={
+        "tax": Decimal("0.14"),
+        "employee": Decimal("0.205"),
+        "employer": Decimal("0.21"),
+    },
     depreciation={
         "it": ("0490", None, "4830"),
         "furniture": ("0420", None, "4830"),
@@ -439,7 +448,11 @@ GENERIC = AccountingPolicy(
             ),
         ),
     ),
-    payroll_rates={"tax": 0.15, "employee": 0.125, "employer": 0.13},
+    payroll_rates={
+        "tax": Decimal("0.15"),
+        "employee": Decimal("0.125"),
+        "employer": Decimal("0.13"),
+    },
     depreciation={
         key: ("1510", "1511", "6500") for key in ("it", "furniture", "vehicle", "software")
     },

@@ -9,7 +9,7 @@ the inbox is exactly what this module posts.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from ledgerpilot.ledger import EntryLine
 from ledgerpilot.ledger.documents import (
@@ -28,6 +28,11 @@ _RATES: dict[int, Decimal] = {}
 def cents(amount: int) -> Decimal:
     """``Decimal`` euros, quantized to two decimals, from an amount in cents."""
     return Decimal(amount).scaleb(-2)
+
+
+def cents_at(amount: int, rate: Decimal) -> int:
+    """``rate`` (a ``Decimal`` fraction) of ``amount`` cents, in whole cents rounded half-up."""
+    return int((amount * rate).to_integral_value(ROUND_HALF_UP))
 
 
 def rate_decimal(rate: int) -> Decimal:

@@ -64,7 +64,7 @@ from .noise import (
 from .partners import Offer, Profile
 from .plan import Asset, CompanyPlan, price_index
 from .policies import PayrollLine
-from .posting import ZERO, Bookkeeper, PostedLine
+from .posting import ZERO, Bookkeeper, PostedLine, cents_at
 
 PREFIX = {
     SUPPLIER_INVOICE: "SI",
@@ -379,12 +379,12 @@ class YearRun:
         heads = plan.headcount[y]
         gross = int(heads * plan.salary[y] * (1 + self.rng.uniform(-0.02, 0.03)) * 100)
         if month == 12:
-            gross = int(gross * 1.25)  # Christmas bonus
+            gross = gross * 5 // 4  # Christmas bonus: a quarter more
         rates = self.policy.payroll_rates
         parts = {
-            "tax": int(gross * rates["tax"] + 0.5),
-            "employee": int(gross * rates["employee"] + 0.5),
-            "employer": int(gross * rates["employer"] + 0.5),
+            "tax": cents_at(gross, rates["tax"]),
+            "employee": cents_at(gross, rates["employee"]),
+            "employer": cents_at(gross, rates["employer"]),
         }
         parts["net"] = gross - parts["tax"] - parts["employee"]
         end = month_end(y, month)
