@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Date,
-    DateTime,
     Dialect,
     ForeignKey,
     Index,
@@ -31,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from ledgerpilot.sqlplumbing import UTCDateTime
 
 KEY_LENGTH = 200
 """Longest external id (of a document or a partner) the schema stores."""
@@ -100,34 +101,6 @@ class Money(TypeDecorator[Decimal]):
             # A row written behind our back through SQLite's NUMERIC affinity.
             raise TypeError(f"money column holds the float {value!r}")
         return Decimal(value)
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """A point in time, stored in UTC; naive values are taken to be UTC already.
-
-    ``TIMESTAMP WITH TIME ZONE`` on PostgreSQL; SQLite keeps naive UTC text. Values come
-    back timezone-aware, in UTC, from both.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        return to_utc(value).replace(tzinfo=None) if dialect.name == "sqlite" else to_utc(value)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        return to_utc(value)
-
-
-def to_utc(value: dt.datetime) -> dt.datetime:
-    """``value`` as an aware UTC datetime (a naive one is taken to be UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
 
 
 # External ids sort by code point on every database, so that both order documents alike.

@@ -16,8 +16,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
@@ -29,9 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 from ledgerpilot.ledger import Violation
+from ledgerpilot.sqlplumbing import UTCDateTime
 
 STATUSES = ("proposed", "needs_review", "quarantined", "approved", "rejected", "posted")
 """Every status a proposal can have."""
@@ -63,27 +61,6 @@ def _quoted(values: tuple[str, ...]) -> str:
 
 ACTIVE_WHERE = text(f"status NOT IN ({_quoted(INACTIVE_STATUSES)})")
 """The rows that count as a document's active proposal (a partial unique index)."""
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """A point in time in UTC: ``timestamptz`` on PostgreSQL, naive UTC text on SQLite."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        value = to_utc(value)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
-        return None if value is None else to_utc(value)
-
-
-def to_utc(value: dt.datetime) -> dt.datetime:
-    """``value`` as an aware UTC datetime (a naive one is taken to be UTC)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):

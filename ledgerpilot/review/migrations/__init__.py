@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from ledgerpilot.sqlplumbing import Migrations
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 """The Alembic script location, inside the installed package."""
@@ -25,30 +23,19 @@ VERSION_TABLE = "store_schema_version"
 TABLES = frozenset({"proposals", "decisions"})
 """The tables the store owns; everything else in the database is someone else's."""
 
-
-def alembic_config() -> Config:
-    """An Alembic configuration built in code, pointing at these migrations."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("version_table", VERSION_TABLE)
-    return config
+MIGRATIONS = Migrations(MIGRATIONS_DIR, VERSION_TABLE)
 
 
 def head_revision() -> str | None:
     """The newest revision the migrations know."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return MIGRATIONS.head()
 
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or ``None`` when it has no store."""
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        return context.get_current_revision()
+    return MIGRATIONS.current(engine)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the migrations on the database up to ``revision`` (the newest by default)."""
-    config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    MIGRATIONS.upgrade(engine, revision)
