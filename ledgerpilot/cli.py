@@ -203,8 +203,6 @@ def synth(
 def _build_company(
     ais: str, chart: str, years: int, inbox: int, seed: int, per_year: int, truth: Path | None
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from .connectors import ReferenceAIS
     from .synth import generate, write_truth
 
@@ -220,13 +218,7 @@ def _build_company(
                 "synth writes a new company into an empty database"
             )
         expected = years * per_year  # the generator keeps within about 10% of this
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
+        with _progress() as progress:
             task = progress.add_task("posting history", total=expected)
             report = connector.load(
                 company.history(),
@@ -426,15 +418,8 @@ def eval_(
 
 
 def _print_eval(result: dict[str, Any]) -> None:
-    names = (
-        "parsed",
-        "balanced",
-        "valid",
-        "accounts_correct",
-        "accounts_score",
-        "exact_accounts",
-        "exact_entry",
-    )
+    from .training.report import SCHEME_METRICS
+
     table = Table(
         "metric",
         result["backend"],
@@ -442,7 +427,7 @@ def _print_eval(result: dict[str, Any]) -> None:
         title=f"{result['documents']} documents from {result['holdout_from']}",
     )
     base = (result.get("baseline") or {}).get("metrics", {})
-    for name in names:
+    for name in SCHEME_METRICS:
         ours = result["metrics"].get(name)
         theirs = base.get(name)
         table.add_row(

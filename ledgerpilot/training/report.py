@@ -192,8 +192,7 @@ def _table(rows: Mapping[str, Mapping[str, Any]], columns: Sequence[str]) -> str
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-METRICS = (
-    "documents",
+SCHEME_METRICS = (
     "parsed",
     "balanced",
     "valid",
@@ -202,6 +201,8 @@ METRICS = (
     "exact_accounts",
     "exact_entry",
 )
+"""The metrics of a drafted scheme, in the order reports show them."""
+METRICS = ("documents", *SCHEME_METRICS)
 
 
 def _html(result: Mapping[str, Any]) -> str:

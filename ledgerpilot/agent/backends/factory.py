@@ -18,22 +18,32 @@ class BackendNotConfigured(ValueError):
     """A backend was asked for whose settings are missing."""
 
 
+def _llm(settings: Settings) -> Backend:
+    from .llm import LLMBackend
+
+    return LLMBackend(
+        settings.llm_base_url or "",
+        settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout,
+        max_concurrency=settings.llm_max_concurrency,
+        structured=settings.llm_structured,
+    )
+
+
+def _local(settings: Settings) -> Backend:
+    from .local import LocalBackend
+
+    assert settings.local_model_dir is not None
+    return LocalBackend(settings.local_model_dir, adapters=settings.local_adapters)
+
+
 def model_backend(settings: Settings) -> Backend | None:
     """The model backend the settings configure: ``llm`` if a server is set, else ``local``."""
     if settings.llm_base_url:
-        from .llm import LLMBackend
-
-        return LLMBackend(
-            settings.llm_base_url,
-            settings.llm_model,
-            api_key=settings.llm_api_key,
-            timeout=settings.llm_timeout,
-            max_concurrency=settings.llm_max_concurrency,
-        )
+        return _llm(settings)
     if settings.local_model_dir:
-        from .local import LocalBackend
-
-        return LocalBackend(settings.local_model_dir, adapters=settings.local_adapters)
+        return _local(settings)
     return None
 
 
@@ -52,17 +62,13 @@ def make_backend(
                 "the llm backend needs a model server: set LEDGERPILOT_LLM_BASE_URL (and "
                 "LEDGERPILOT_LLM_MODEL)"
             )
-        backend = model_backend(settings)
-        assert backend is not None
-        return backend
+        return _llm(settings)
     if name == "local":
         if not settings.local_model_dir:
             raise BackendNotConfigured(
                 "the local backend needs a model directory: set LEDGERPILOT_LOCAL_MODEL_DIR"
             )
-        from .local import LocalBackend
-
-        return LocalBackend(settings.local_model_dir, adapters=settings.local_adapters)
+        return _local(settings)
     if name == "auto":
         return AutoBackend(
             MemoryBackend(index, chart), model_backend(settings), threshold=settings.auto_threshold
