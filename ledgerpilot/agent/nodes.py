@@ -10,7 +10,6 @@ violations, never an exception; only a dependency that is unavailable right now
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any, Literal
 
@@ -350,14 +349,7 @@ def _violations(state: DraftState, runtime: Runtime[DraftContext]) -> list[Viola
 def _document(state: DraftState) -> Document:
     if state.document is None:
         raise UnexpectedState(f"document {state.document_id!r} was not loaded")
-    return _read_document(json.dumps(state.document, sort_keys=True, ensure_ascii=False))
-
-
-@functools.lru_cache(maxsize=64)
-def _read_document(canonical: str) -> Document:
-    """The document of a checkpointed JSON form; several nodes of one draft read the same
-    one, and documents are immutable values, so each distinct form is parsed once."""
-    return Document.from_json(json.loads(canonical))
+    return Document.from_json(state.document)
 
 
 def _proposal(state: DraftState) -> ProposalRecord:
