@@ -179,6 +179,7 @@ def draft_document(
     )
     try:
         document_json = document.to_json()
+        base = replace(base, document=document_json)
         # A draft is cheap to redo: its checkpoint is written once, when the run pauses.
         state = graph.invoke(
             {"document_id": document.id, "proposal_id": proposal_id, "document": document_json},

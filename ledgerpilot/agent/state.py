@@ -281,6 +281,9 @@ class DraftOutcome:
     """The decision already applied (an auto-approval), if any."""
     ais_entry_id: str | None = None
     """The AIS entry, when an auto-approval posted it."""
+    document: dict[str, Any] | None = None
+    """The document as drafted (:meth:`~ledgerpilot.ledger.Document.to_json`), kept with
+    the proposal so that reviewers see what the draft was made from."""
 
     def as_json(self) -> dict[str, Any]:
         """``{"document", "status", "backend", "confidence", "scheme", "violations",
