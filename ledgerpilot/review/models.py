@@ -1,10 +1,14 @@
 """The proposal store's tables, and the records the store hands out.
 
 ``proposals``: one row per drafted proposal, its status, the posting scheme as JSON
-(amounts as strings), its violations and evidence, and the checkpointer thread of its
-paused graph. At most one *active* proposal (any status but ``rejected``) per document.
+(amounts as strings), its violations and evidence, the document it was drafted from, and
+the checkpointer thread of its paused graph. At most one *active* proposal (any status but
+``rejected``) per document.
 ``decisions``: the append-only log of what happened to each proposal, by whom, when, with
 the scheme before and after; the migrations add triggers that refuse updates and deletes.
+``users``, ``sessions``, ``api_tokens``: who may sign in, and the hashes (never the tokens)
+of their sessions and API tokens. ``access_log``: every request answered, append-only like
+the decision log. ``claims``: the documents already handed to a drafting worker.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -31,6 +37,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from ledgerpilot.ledger import Violation
 from ledgerpilot.sqlplumbing import UTCDateTime
 
+from .roles import ROLES, can
+
 STATUSES = ("proposed", "needs_review", "quarantined", "approved", "rejected", "posted")
 """Every status a proposal can have."""
 INACTIVE_STATUSES = ("rejected",)
@@ -42,6 +50,20 @@ KEY_LENGTH = 200
 """Longest AIS id (of a document or an entry) stored, as in the reference AIS."""
 ID_LENGTH = 32
 """A proposal id: 32 hex digits."""
+NAME_LENGTH = 64
+"""Longest user name."""
+HASH_LENGTH = 64
+"""A SHA-256 digest in hex: how sessions and API tokens are kept."""
+
+ATTENTION_RANK = {
+    "quarantined": 0,
+    "needs_review": 1,
+    "proposed": 2,
+    "approved": 3,
+    "rejected": 4,
+    "posted": 4,
+}
+"""The queue's order of statuses: what needs a person most comes first."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -90,6 +112,13 @@ class ProposalRow(Base):
     ais_entry_id: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    document: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    """The document as drafted (``Document.to_json()``), for the reviewers' page."""
+    edited: Mapped[bool] = mapped_column(Boolean)
+    """Whether a person changed the lines (an ``edit`` is in the log)."""
+    violation_count: Mapped[int] = mapped_column(Integer)
+    attention: Mapped[int] = mapped_column(BigInteger)
+    """The queue's order as one number (:func:`attention_of`), so that an index serves it."""
 
     __table_args__ = (
         CheckConstraint(f"status IN ({_quoted(STATUSES)})", name="status"),
@@ -102,7 +131,29 @@ class ProposalRow(Base):
         ),
         Index("ix_proposals_document_id", "document_id", "created_at"),
         Index("ix_proposals_status", "status", "created_at"),
+        Index("ix_proposals_attention", "attention", "created_at", "id"),
+        Index("ix_proposals_status_attention", "status", "attention", "created_at", "id"),
+        Index("ix_proposals_kind_attention", "document_kind", "attention", "created_at", "id"),
+        Index("ix_proposals_created_at", "created_at", "id"),
     )
+
+    def sort_keys(self) -> None:
+        """Set :attr:`violation_count` and :attr:`attention` from the status, violations and
+        confidence; the store calls it on every write."""
+        self.violation_count = len(self.violations)
+        self.attention = attention_of(self.status, self.violation_count, self.confidence)
+
+
+def attention_of(status: str, violation_count: int, confidence: float | None) -> int:
+    """The queue's order of a proposal as one number, smallest first.
+
+    By status (:data:`ATTENTION_RANK`), then more violations first, then lower confidence
+    first (none at all before any), as the digits ``S VVV CCCCCCC``: one index on this
+    number and the creation time serves the whole order on SQLite and PostgreSQL alike.
+    """
+    violations = 999 - min(max(violation_count, 0), 999)
+    sure = 0 if confidence is None else 1 + round(min(max(confidence, 0.0), 1.0) * 1_000_000)
+    return ATTENTION_RANK[status] * 10**10 + violations * 10**7 + sure
 
 
 class DecisionRow(Base):
@@ -125,6 +176,77 @@ class DecisionRow(Base):
         CheckConstraint(f"action IN ({_quoted(ACTIONS)})", name="action"),
         Index("ix_decisions_proposal_id", "proposal_id", "id"),
     )
+
+
+class UserRow(Base):
+    """Someone who may sign in, with one role."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    """An argon2id hash in PHC form (``$argon2id$v=19$...``)."""
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (CheckConstraint(f"role IN ({_quoted(ROLES)})", name="role"),)
+
+
+class SessionRow(Base):
+    """A signed-in browser session; the cookie's token is kept only as its SHA-256."""
+
+    __tablename__ = "sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name"))
+    csrf_token: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_sessions_user_name", "user_name"),
+        Index("ix_sessions_expires_at", "expires_at"),
+    )
+
+
+class ApiTokenRow(Base):
+    """A token for the JSON API; kept only as its SHA-256."""
+
+    __tablename__ = "api_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name"))
+    label: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_api_tokens_user_name", "user_name"),)
+
+
+class AccessRow(Base):
+    """One request answered, in the append-only access log."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    user_name: Mapped[str | None] = mapped_column(Text)
+    """Who was signed in, or ``None`` for an anonymous request."""
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class ClaimRow(Base):
+    """A document handed to a drafting worker, so that it is handed over once."""
+
+    __tablename__ = "claims"
+
+    document_id: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(Text)
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 metadata = Base.metadata
@@ -154,6 +276,10 @@ class StoredProposal:
     ais_entry_id: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    document: dict[str, Any] | None = None
+    """The document as drafted (``Document.to_json()`` form), or ``None`` when not kept."""
+    edited: bool = False
+    """Whether a person changed the lines: approved and edited is "edited and approved"."""
 
     @classmethod
     def of(cls, row: ProposalRow) -> StoredProposal:
@@ -177,10 +303,13 @@ class StoredProposal:
             ais_entry_id=row.ais_entry_id,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            document=row.document,
+            edited=row.edited,
         )
 
     def as_json(self) -> dict[str, Any]:
-        """The proposal as JSON (times in ISO 8601)."""
+        """The proposal as JSON (times in ISO 8601); ``document`` is the document's id and
+        ``source`` the document as drafted."""
         return {
             "id": self.id,
             "document": self.document_id,
@@ -198,6 +327,8 @@ class StoredProposal:
             "ais_entry_id": self.ais_entry_id,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
+            "edited": self.edited,
+            "source": self.document,
         }
 
 
@@ -249,4 +380,92 @@ class StoredDecision:
             "reason": self.reason,
             "backend": self.backend,
             "model": self.model,
+        }
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """What a reviewer's decision did."""
+
+    proposal: StoredProposal
+    """The proposal as it stands after the decision."""
+    decision: StoredDecision | None
+    """The log entry the decision appended, or ``None`` when it changed nothing."""
+    applied: bool
+    """False when the proposal stood so already (approving an approved proposal, say)."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The result as JSON."""
+        return {
+            "proposal": self.proposal.as_json(),
+            "decision": None if self.decision is None else self.decision.as_json(),
+            "applied": self.applied,
+        }
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone who may sign in (never their password or its hash)."""
+
+    name: str
+    role: str
+    """One of :data:`~ledgerpilot.review.roles.ROLES`."""
+    active: bool
+    """An inactive user cannot sign in, use a token or decide anything."""
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: UserRow) -> User:
+        """The record of a row."""
+        return cls(name=row.name, role=row.role, active=row.active, created_at=row.created_at)
+
+    def can(self, action: str) -> bool:
+        """Whether this user, active and in this role, may do ``action``."""
+        return self.active and can(self.role, action)
+
+    def as_json(self) -> dict[str, Any]:
+        """The user as JSON."""
+        return {
+            "name": self.name,
+            "role": self.role,
+            "active": self.active,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One request in the access log."""
+
+    id: int
+    at: dt.datetime
+    user: str | None
+    method: str
+    path: str
+    status_code: int
+    detail: str
+
+    @classmethod
+    def of(cls, row: AccessRow) -> AccessRecord:
+        """The record of a row."""
+        return cls(
+            id=row.id,
+            at=row.at,
+            user=row.user_name,
+            method=row.method,
+            path=row.path,
+            status_code=row.status_code,
+            detail=row.detail,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as JSON."""
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "user": self.user,
+            "method": self.method,
+            "path": self.path,
+            "status_code": self.status_code,
+            "detail": self.detail,
         }

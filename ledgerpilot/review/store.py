@@ -1,73 +1,70 @@
-"""The proposal store: drafted proposals and the decision log, on SQLite or PostgreSQL.
+"""The proposal store: drafted proposals, reviewers' decisions and the decision log.
 
-``ProposalStore.create(url)`` makes (or upgrades) the store; ``ProposalStore(url)`` opens
-one. Drafting saves each document's proposal once (:meth:`~ProposalStore.save_draft` is
-idempotent per document); every decision and posting appends to the log and moves the
-proposal's status in the same transaction.
+``ProposalStore.create(url)`` makes (or upgrades) the store on SQLite or PostgreSQL;
+``ProposalStore(url)`` opens one. Drafting saves each document's proposal once
+(:meth:`~ProposalStore.save_draft` is idempotent per document). A reviewer's decision
+(:meth:`~ProposalStore.edit`, :meth:`~ProposalStore.approve`,
+:meth:`~ProposalStore.reject`) is checked here (the user's role, segregation of duties, the
+proposal's status) and recorded with its status change in one transaction that holds the
+proposal's row, so that two clicks at once make one decision; the workers carry it out
+afterwards. Users, sessions and tokens come from :class:`~.users.UserBook`.
 """
 
 from __future__ import annotations
 
 import builtins
 import datetime as dt
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from types import TracebackType
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from ledgerpilot.agent.state import DraftOutcome, new_proposal_id
 from ledgerpilot.ledger import Violation
 
+from .database import utcnow
+from .errors import NotAllowed, ProposalNotFound, StoreError, StoreNotReady, WrongStatus
 from .migrations import current_revision, head_revision, upgrade
 from .models import (
     ACTIONS,
     INACTIVE_STATUSES,
     STATUSES,
+    ClaimRow,
+    DecisionResult,
     DecisionRow,
     ProposalRow,
     StoredDecision,
     StoredProposal,
+    attention_of,
 )
+from .queue import QueueFilter, QueuePage, queue_query
+from .users import UserBook, authorized
 
-SQLITE_BUSY_TIMEOUT_S = 30.0
+__all__ = [
+    "NotAllowed",
+    "ProposalNotFound",
+    "ProposalStore",
+    "StoreError",
+    "StoreNotReady",
+    "WrongStatus",
+]
+
 DRAFT_STATUSES = ("proposed", "needs_review", "quarantined")
 """The statuses a freshly drafted proposal is saved with."""
+AWAITING = ("proposed", "needs_review")
+"""The statuses of proposals waiting for an approver."""
+EDITABLE = ("proposed", "needs_review", "quarantined")
+"""The statuses whose lines a person may change (and that an approver may reject)."""
 IN_CHUNK = 500
 """Ids per ``IN (...)`` list, well below every database's limit on bound parameters."""
 
 
-class StoreError(Exception):
-    """Something the store cannot do; the message says why."""
-
-
-class ProposalNotFound(StoreError):
-    """There is no proposal with this id."""
-
-
-class StoreNotReady(StoreError):
-    """The database holds no proposal store, or an older revision of it."""
-
-
-def utcnow() -> dt.datetime:
-    """Now, in UTC."""
-    return dt.datetime.now(dt.UTC)
-
-
-class ProposalStore:
-    """The proposals and decisions at a SQLAlchemy URL (``sqlite:///PATH`` or PostgreSQL)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: Engine = _make_engine(url)
-        self._write_engine = self.engine.execution_options(store_write=True)
+class ProposalStore(UserBook):
+    """The proposals, decisions and users at a SQLAlchemy URL (``sqlite:///PATH`` or
+    PostgreSQL)."""
 
     @classmethod
     def create(cls, url: str) -> ProposalStore:
@@ -93,33 +90,14 @@ class ProposalStore:
                 "create or upgrade it with ProposalStore.create"
             )
 
-    @property
-    def display_url(self) -> str:
-        """The URL without its password."""
-        return make_url(self.url).render_as_string(hide_password=True)
-
-    def close(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
-
-    def __enter__(self) -> ProposalStore:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"ProposalStore({self.display_url!r})"
 
     # ------------------------------------------------------------ drafts
 
     def save_draft(self, outcome: DraftOutcome) -> str:
-        """Store a drafted proposal; the id of the document's active proposal.
+        """Store a drafted proposal and the document it was drafted from; the id of the
+        document's active proposal.
 
         Idempotent per document: when the document already has an active proposal (any
         status but rejected), that proposal is kept as it is and its id returned.
@@ -147,6 +125,10 @@ class ProposalStore:
             "ais_entry_id": None,
             "created_at": now,
             "updated_at": now,
+            "document": outcome.document,
+            "edited": False,
+            "violation_count": len(outcome.violations),
+            "attention": attention_of(outcome.status, len(outcome.violations), outcome.confidence),
         }
         try:
             # One statement: the unique index on active proposals keeps the second out.
@@ -161,7 +143,7 @@ class ProposalStore:
 
     def active_among(self, document_ids: Iterable[str]) -> set[str]:
         """Which of ``document_ids`` have an active proposal (one query per 500 ids)."""
-        ids = list(dict.fromkeys(document_ids))
+        ids = builtins.list(dict.fromkeys(document_ids))
         found: set[str] = set()
         with self.engine.connect() as conn:
             for start in range(0, len(ids), IN_CHUNK):
@@ -209,7 +191,198 @@ class ProposalStore:
             found = {status: int(count) for status, count in rows}
         return {status: found.get(status, 0) for status in STATUSES}
 
-    # ------------------------------------------------------------ the decision log
+    # ------------------------------------------------------------ the queue
+
+    def queue(
+        self,
+        where: QueueFilter | None = None,
+        sort: str = "attention",
+        page: int = 1,
+        per_page: int = 50,
+    ) -> QueuePage:
+        """One page of the proposals ``where`` matches, in the ``sort`` order
+        (:data:`~.queue.SORTS`), with how many match in all."""
+        rows, count = queue_query(where or QueueFilter(), sort, page, per_page)
+        with Session(self.engine) as session:
+            total = int(session.execute(count).scalar_one())
+            items = [StoredProposal.of(row) for row in session.scalars(rows)]
+        return QueuePage(items=items, total=total, page=page, per_page=per_page)
+
+    def kinds(self) -> builtins.list[str]:
+        """The document kinds among the proposals, sorted."""
+        query = (
+            select(ProposalRow.document_kind)
+            .where(ProposalRow.document_kind != "")
+            .distinct()
+            .order_by(ProposalRow.document_kind)
+        )
+        with Session(self.engine) as session:
+            return builtins.list(session.scalars(query))
+
+    def approved_unposted(
+        self, older_than: dt.timedelta = dt.timedelta(0), limit: int = 100
+    ) -> builtins.list[StoredProposal]:
+        """Approved proposals not posted yet, approved at least ``older_than`` ago, the
+        longest waiting first: what a lost posting task left behind."""
+        query = (
+            select(ProposalRow)
+            .where(
+                ProposalRow.status == "approved", ProposalRow.updated_at <= utcnow() - older_than
+            )
+            .order_by(ProposalRow.updated_at, ProposalRow.id)
+            .limit(limit)
+        )
+        with Session(self.engine) as session:
+            return [StoredProposal.of(row) for row in session.scalars(query)]
+
+    # ------------------------------------------------------------ reviewers' decisions
+
+    def edit(
+        self,
+        proposal_id: str,
+        *,
+        user: str,
+        scheme: dict[str, Any],
+        violations: Sequence[Violation],
+        reason: str | None = None,
+    ) -> DecisionResult:
+        """Replace the proposal's lines with ``scheme`` (its ``violations`` as checked by
+        the caller); the proposal then needs review by an approver other than ``user``.
+
+        Needs a clerk or an approver; the proposal must be proposed, needs_review or
+        quarantined (:class:`WrongStatus` otherwise). An edit that changes no line changes
+        nothing (``applied`` False).
+        """
+        if not isinstance(scheme, dict):
+            raise StoreError("an edit gives the new lines as a posting scheme (a JSON object)")
+        with self._writing() as session:
+            authorized(session, user, "edit")
+            row = _locked(session, proposal_id)
+            if row.status not in EDITABLE:
+                raise WrongStatus(
+                    f"proposal {row.id} is {row.status}; only a proposed, needs_review or "
+                    "quarantined proposal can be edited"
+                )
+            if row.scheme == scheme:
+                return DecisionResult(StoredProposal.of(row), None, applied=False)
+            before = row.scheme
+            row.scheme = scheme
+            row.violations = [v.as_dict() for v in violations]
+            row.status = "needs_review"
+            row.edited = True
+            decision = _append(session, row, user, "edit", before, scheme, reason)
+            return DecisionResult(StoredProposal.of(row), decision, applied=True)
+
+    def approve(self, proposal_id: str, *, user: str, reason: str | None = None) -> DecisionResult:
+        """Approve the proposal's lines for posting.
+
+        Needs an approver who did not edit these lines (segregation of duties:
+        :class:`NotAllowed`), and a proposed or needs_review proposal with lines and no
+        violations (:class:`WrongStatus`). Approving an approved (or posted) proposal again
+        changes nothing (``applied`` False).
+        """
+        with self._writing() as session:
+            authorized(session, user, "decide")
+            return self._approve(session, proposal_id, user, reason, min_confidence=None)
+
+    def reject(self, proposal_id: str, *, user: str, reason: str) -> DecisionResult:
+        """Reject the proposal (the document may be drafted again); ``reason`` is required.
+
+        Needs an approver, and a proposed, needs_review or quarantined proposal
+        (:class:`WrongStatus` otherwise). Rejecting a rejected proposal again changes
+        nothing (``applied`` False).
+        """
+        if not reason or not reason.strip():
+            raise StoreError("a rejection needs a reason")
+        with self._writing() as session:
+            authorized(session, user, "decide")
+            row = _locked(session, proposal_id)
+            if row.status == "rejected":
+                return DecisionResult(StoredProposal.of(row), None, applied=False)
+            if row.status not in EDITABLE:
+                raise WrongStatus(
+                    f"proposal {row.id} is {row.status}; only a proposed, needs_review or "
+                    "quarantined proposal can be rejected"
+                )
+            before = row.scheme
+            row.status = "rejected"
+            decision = _append(session, row, user, "reject", before, None, reason)
+            return DecisionResult(StoredProposal.of(row), decision, applied=True)
+
+    def bulk_approve(
+        self, proposal_ids: Iterable[str], *, user: str, min_confidence: float
+    ) -> builtins.list[DecisionResult | StoreError]:
+        """Approve each proposal that is at least ``min_confidence`` confident, one
+        transaction each; for each id, its result or why it was not approved.
+
+        The user must be an approver (:class:`NotAllowed` for the whole call); each
+        proposal is checked as :meth:`approve` checks it, and one below the confidence is
+        refused with :class:`NotAllowed`.
+        """
+        if not 0.0 <= min_confidence <= 1.0:
+            raise StoreError(f"a confidence lies between 0 and 1, not {min_confidence}")
+        self.authorize(user, "bulk_approve")
+        reason = f"bulk approval of proposals at confidence {min_confidence:.2f} or above"
+        results: builtins.list[DecisionResult | StoreError] = []
+        for proposal_id in proposal_ids:
+            try:
+                with self._writing() as session:
+                    authorized(session, user, "bulk_approve")
+                    results.append(
+                        self._approve(session, proposal_id, user, reason, min_confidence)
+                    )
+            except StoreError as exc:
+                results.append(exc)
+        return results
+
+    def _approve(
+        self,
+        session: Session,
+        proposal_id: str,
+        user: str,
+        reason: str | None,
+        min_confidence: float | None,
+    ) -> DecisionResult:
+        row = _locked(session, proposal_id)
+        if row.status in ("approved", "posted"):
+            return DecisionResult(StoredProposal.of(row), None, applied=False)
+        if row.status not in AWAITING:
+            raise WrongStatus(
+                f"proposal {row.id} is {row.status}; only a proposed or needs_review "
+                "proposal can be approved"
+                + ("; edit its lines first" if row.status == "quarantined" else "")
+            )
+        if row.scheme is None:
+            raise WrongStatus(f"proposal {row.id} has no lines to approve; edit them first")
+        if row.violations:
+            codes = ", ".join(dict.fromkeys(str(v["code"]) for v in row.violations))
+            raise WrongStatus(
+                f"proposal {row.id} has {len(row.violations)} violation(s) ({codes}); "
+                "correct its lines before approving"
+            )
+        if min_confidence is not None and (
+            row.confidence is None or row.confidence < min_confidence
+        ):
+            shown = "none" if row.confidence is None else f"{row.confidence:.2f}"
+            raise NotAllowed(
+                f"proposal {row.id} has confidence {shown}; bulk approval takes "
+                f"{min_confidence:.2f} or above, approve it on its own"
+            )
+        if user in _editors(session, row.id):
+            raise NotAllowed(
+                f"{user!r} edited the lines of proposal {row.id}; segregation of duties: "
+                "another approver must approve them"
+            )
+        row.status = "approved"
+        decision = _append(session, row, user, "approve", row.scheme, row.scheme, reason)
+        return DecisionResult(StoredProposal.of(row), decision, applied=True)
+
+    def editors(self, proposal_id: str) -> set[str]:
+        """Who changed the proposal's lines (from the decision log)."""
+        with Session(self.engine) as session:
+            return _editors(session, proposal_id)
+
+    # ------------------------------------------------------------ system actions and the log
 
     def record_decision(
         self,
@@ -224,9 +397,12 @@ class ProposalStore:
     ) -> StoredDecision:
         """Append a decision to the log and move the proposal to ``status``, in one transaction.
 
-        ``before`` is the proposal's scheme as it stood. An ``edit`` replaces it with
-        ``scheme`` (its ``after``); an approval keeps it; a rejection or a quarantine leaves
-        nothing after. ``violations``, when given, replace the proposal's.
+        For system actions (``quarantine`` when the AIS refuses an approved entry, an
+        auto-approval policy); it checks no role and no transition, which
+        :meth:`edit`, :meth:`approve` and :meth:`reject` do for people. ``before`` is the
+        proposal's scheme as it stood. An ``edit`` replaces it with ``scheme`` (its
+        ``after``); an approval keeps it; a rejection or a quarantine leaves nothing after.
+        ``violations``, when given, replace the proposal's.
         """
         if action not in ACTIONS:
             raise StoreError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
@@ -238,6 +414,7 @@ class ProposalStore:
             before = row.scheme
             if action == "edit":
                 row.scheme = scheme
+                row.edited = True
                 after = scheme
             elif action in ("approve", "post"):
                 after = row.scheme
@@ -249,11 +426,20 @@ class ProposalStore:
             return _append(session, row, user, action, before, after, reason)
 
     def mark_posted(self, proposal_id: str, ais_entry_id: str, user: str) -> StoredProposal:
-        """Record that the proposal's entry is in the AIS; a repeat changes nothing."""
+        """Record that the approved proposal's entry is in the AIS; a repeat changes nothing.
+
+        :class:`WrongStatus` unless the proposal is approved (or posted as this entry).
+        """
         with self._writing() as session:
             row = _locked(session, proposal_id)
             if row.status == "posted" and row.ais_entry_id == ais_entry_id:
                 return StoredProposal.of(row)
+            if row.status != "approved":
+                posted = f" as AIS entry {row.ais_entry_id}" if row.status == "posted" else ""
+                raise WrongStatus(
+                    f"proposal {row.id} is {row.status}{posted}; only an approved proposal "
+                    f"is posted (as entry {ais_entry_id})"
+                )
             row.status = "posted"
             row.ais_entry_id = ais_entry_id
             _append(
@@ -277,13 +463,46 @@ class ProposalStore:
         with Session(self.engine) as session:
             return [StoredDecision.of(row) for row in session.scalars(query)]
 
-    # ------------------------------------------------------------ helpers
+    # ------------------------------------------------------------ claims
 
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        """A session whose transaction commits on success (SQLite: a write lock at once)."""
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            yield session
+    def claim(self, document_ids: Iterable[str], by: str) -> builtins.list[str]:
+        """Claim documents for drafting; those newly claimed, in the order given.
+
+        A document is claimed once, whoever asks and however many ask at the same time
+        (a unique row per document): the poller hands each new document to one worker.
+        """
+        ids = builtins.list(dict.fromkeys(document_ids))
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        now = utcnow()
+        claimed: set[str] = set()
+        # One order for everyone: PostgreSQL makes a concurrent insert of the same key wait
+        # for the first, so two pollers inserting in different orders would deadlock.
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), IN_CHUNK):
+            rows = [
+                {"document_id": doc, "claimed_by": by, "claimed_at": now}
+                for doc in ordered[start : start + IN_CHUNK]
+            ]
+            statement = (
+                dialect_insert(ClaimRow)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=[ClaimRow.document_id])
+                .returning(ClaimRow.document_id)
+            )
+            with self._write_engine.begin() as conn:
+                claimed.update(conn.execute(statement).scalars())
+        return [doc for doc in ids if doc in claimed]
+
+    def unclaim(self, document_ids: Iterable[str]) -> int:
+        """Let documents be claimed again (a rejected draft to redo, say); how many were."""
+        ids = builtins.list(dict.fromkeys(document_ids))
+        released = 0
+        with self._write_engine.begin() as conn:
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = ids[start : start + IN_CHUNK]
+                result = conn.execute(delete(ClaimRow).where(ClaimRow.document_id.in_(chunk)))
+                released += result.rowcount
+        return released
 
 
 def _active(session: Session, document_id: str) -> ProposalRow | None:
@@ -296,10 +515,19 @@ def _active(session: Session, document_id: str) -> ProposalRow | None:
 
 
 def _locked(session: Session, proposal_id: str) -> ProposalRow:
+    """The proposal's row, held until the transaction ends (``FOR UPDATE``; SQLite's
+    writing transaction holds the whole database already)."""
     row = session.get(ProposalRow, proposal_id, with_for_update=True)
     if row is None:
         raise ProposalNotFound(f"there is no proposal {proposal_id[:80]!r}")
     return row
+
+
+def _editors(session: Session, proposal_id: str) -> set[str]:
+    query = select(DecisionRow.user_name).where(
+        DecisionRow.proposal_id == proposal_id, DecisionRow.action == "edit"
+    )
+    return set(session.scalars(query))
 
 
 def _append(
@@ -313,6 +541,7 @@ def _append(
 ) -> StoredDecision:
     now = utcnow()
     row.updated_at = now
+    row.sort_keys()
     decision = DecisionRow(
         proposal_id=row.id,
         at=now,
@@ -332,42 +561,3 @@ def _append(
 def _check_status(status: str) -> None:
     if status not in STATUSES:
         raise StoreError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
-
-
-# ------------------------------------------------------------ engines
-
-
-def _make_engine(url: str) -> Engine:
-    """An engine for the store; SQLite gets WAL, a busy timeout and real transactions."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
-    database = parsed.database or ""
-    if database in ("", ":memory:"):
-        engine = create_engine(
-            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    else:
-        if not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
-        )
-
-    @event.listens_for(engine, "connect")
-    def on_connect(connection: sqlite3.Connection, record: object) -> None:
-        # Transactions are begun by on_begin, not implicitly by the driver.
-        connection.isolation_level = None
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def on_begin(conn: Connection) -> None:
-        # A write takes the lock at once, so that its read-then-write cannot be overtaken.
-        write = conn.get_execution_options().get("store_write")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine

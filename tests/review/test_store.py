@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,56 +10,25 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, exc, text
 
 from ledgerpilot.agent.checkpoints import open_checkpointer
-from ledgerpilot.agent.state import DraftOutcome
 from ledgerpilot.ledger import Violation
-from ledgerpilot.review.migrations import TABLES, VERSION_TABLE, current_revision, head_revision
-from ledgerpilot.review.models import metadata
-from ledgerpilot.review.store import ProposalNotFound, ProposalStore, StoreError, StoreNotReady
+from ledgerpilot.review import QueueFilter
+from ledgerpilot.review.migrations import (
+    TABLES,
+    VERSION_TABLE,
+    current_revision,
+    head_revision,
+    upgrade,
+)
+from ledgerpilot.review.models import attention_of, metadata
+from ledgerpilot.review.store import (
+    ProposalNotFound,
+    ProposalStore,
+    StoreError,
+    StoreNotReady,
+    WrongStatus,
+)
 
-SCHEME: dict[str, Any] = {
-    "document": "SI-1",
-    "kind": "supplier_invoice",
-    "explanation": "as last month",
-    "lines": [
-        {"account": "6120", "debit": "1000.00", "credit": "0.00", "description": "Rent"},
-        {"account": "2110", "debit": "0.00", "credit": "1000.00", "description": "Rent"},
-    ],
-}
-
-
-def outcome(document: str = "SI-1", status: str = "proposed", **fields: Any) -> DraftOutcome:
-    """A drafted outcome as draft_pending makes them."""
-    values: dict[str, Any] = {
-        "backend": "memory",
-        "model": "memory:800@2025-12-31",
-        "confidence": 0.93,
-        "scheme": SCHEME,
-        "violations": (
-            Violation("tax_mismatch", "VAT booked is 0.00, the document's VAT is 250.00"),
-        ),
-        "evidence": ("SI-0",),
-        "note": "as Office Rent Ltd was posted before",
-        "document_kind": "supplier_invoice",
-        "partner_name": "Office Rent Ltd",
-        "thread_id": f"draft:{document}:x",
-    }
-    values.update(fields)
-    return DraftOutcome(document, status, **values)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a SQLite file, then a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.sqlite'}"
-    return str(request.getfixturevalue("fresh_postgres_url"))
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[ProposalStore]:
-    """A new store."""
-    with ProposalStore.create(url) as created:
-        yield created
+from .store_kit import DOCUMENT, SCHEME, outcome
 
 
 def differences(url: str) -> list[Any]:
@@ -90,7 +57,7 @@ def test_migrations_create_exactly_the_models_beside_the_checkpoints(url: str) -
     assert differences(url) == []
     engine = create_engine(url)
     try:
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() == "0002"
     finally:
         engine.dispose()
 
@@ -114,6 +81,8 @@ def test_a_draft_is_saved_once_per_document(store: ProposalStore) -> None:
     assert (saved.evidence, saved.thread_id) == (("SI-0",), "draft:SI-1:x")
     assert (saved.document_kind, saved.partner_name) == ("supplier_invoice", "Office Rent Ltd")
     assert saved.created_at.tzinfo is not None
+    assert saved.document == DOCUMENT
+    assert saved.edited is False
     assert store.active_for("SI-1") == saved
     assert store.counts()["proposed"] == 1
 
@@ -170,6 +139,18 @@ def test_decisions_are_appended_with_what_changed(store: ProposalStore) -> None:
     assert log[0] == first
     assert log[1].at >= log[0].at
     assert log[1].as_json()["proposal"] == pid
+    assert store.get(pid).edited is True  # type: ignore[union-attr]
+
+
+def test_only_an_approved_proposal_is_marked_posted(store: ProposalStore) -> None:
+    pid = store.save_draft(outcome())
+    with pytest.raises(WrongStatus, match="is proposed; only an approved proposal is posted"):
+        store.mark_posted(pid, "4711", "worker")
+    store.record_decision(pid, user="policy:auto-approve", action="approve", status="approved")
+    store.mark_posted(pid, "4711", "worker")
+    with pytest.raises(WrongStatus, match="is posted as AIS entry 4711"):
+        store.mark_posted(pid, "4712", "worker")
+    assert [d.action for d in store.decisions(pid)] == ["approve", "post"]
 
 
 def test_the_log_cannot_be_rewritten(url: str, store: ProposalStore) -> None:
@@ -212,3 +193,51 @@ def test_list_pages_and_filters_by_status(store: ProposalStore) -> None:
     }  # fmt: skip
     with pytest.raises(StoreError, match="status must be one of"):
         store.list(status="open")
+
+
+def test_proposals_of_the_first_revision_get_their_queue_order(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        upgrade(engine, "0001")
+        with engine.begin() as conn:
+            for pid, status, violations, confidence in (
+                ("p1", "proposed", "[]", 0.9),
+                ("p2", "proposed", '[{"code": "unbalanced", "message": "m", "line": null}]', 0.9),
+                ("p3", "needs_review", "[]", None),
+                ("p4", "posted", "[]", 0.5),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO proposals (id, document_id, document_kind, status, "
+                        "confidence, violations, evidence, note, created_at, updated_at) VALUES "
+                        "(:id, :doc, 'k', :status, :confidence, :violations, '[]', '', "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {
+                        "id": pid,
+                        "doc": f"D-{pid}",
+                        "status": status,
+                        "confidence": confidence,
+                        "violations": violations,
+                    },
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO decisions (proposal_id, at, user_name, action) "
+                    "VALUES ('p3', CURRENT_TIMESTAMP, 'carl', 'edit')"
+                )
+            )
+    finally:
+        engine.dispose()
+    with ProposalStore.create(url) as store:
+        page = store.queue()
+        assert [p.id for p in page.items] == ["p3", "p2", "p1", "p4"]
+        assert [p.edited for p in page.items] == [True, False, False, False]
+        assert [p.id for p in store.queue(QueueFilter(has_violations=True)).items] == ["p2"]
+        assert store.get("p1").document is None  # type: ignore[union-attr]
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT status, violation_count, confidence, attention FROM proposals")
+            ).all()
+    assert sorted(row[1] for row in rows) == [0, 0, 0, 1]
+    assert all(attention == attention_of(*keys) for *keys, attention in rows)

@@ -20,7 +20,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 VERSION_TABLE = "store_schema_version"
 """Alembic's version table of the store."""
 
-TABLES = frozenset({"proposals", "decisions"})
+TABLES = frozenset(
+    {"proposals", "decisions", "users", "sessions", "api_tokens", "access_log", "claims"}
+)
 """The tables the store owns; everything else in the database is someone else's."""
 
 MIGRATIONS = Migrations(MIGRATIONS_DIR, VERSION_TABLE)
