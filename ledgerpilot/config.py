@@ -62,6 +62,40 @@ class Settings(BaseSettings):
     )
     max_repairs: int = Field(2, description="Repair rounds after a proposal with violations.")
 
+    backend: Literal["memory", "llm", "local", "auto"] = Field(
+        "memory",
+        description="The backend the workers draft with: memory (history), llm (the model "
+        "server), local (a model directory) or auto (memory, then the model where unsure).",
+    )
+
+    broker_url: str | None = Field(
+        None,
+        description="Celery broker: redis://HOST:6379/0 in production; default: kombu's "
+        "SQLAlchemy transport on a SQLite file under data_dir (no server needed).",
+    )
+    result_backend: str | None = Field(
+        None,
+        description="Celery result backend: redis://HOST:6379/1 in production; default: a "
+        "SQLite file under data_dir.",
+    )
+    poll_seconds: float = Field(
+        60.0, description="How often beat asks the AIS for newly arrived documents."
+    )
+    session_hours: float = Field(8.0, description="How long a web UI login lasts.")
+    secure_cookies: bool = Field(
+        True,
+        description="Send the session cookie only over HTTPS; turn off only for plain-HTTP "
+        "use on localhost.",
+    )
+
+    def default_broker_url(self) -> str:
+        """The broker to use: ``broker_url`` or the embedded SQLite broker."""
+        return self.broker_url or f"sqla+sqlite:///{self.data_dir / 'demo' / 'broker.sqlite'}"
+
+    def default_result_backend(self) -> str:
+        """The result backend to use: ``result_backend`` or a SQLite file under data_dir."""
+        return self.result_backend or f"db+sqlite:///{self.data_dir / 'demo' / 'results.sqlite'}"
+
     def default_ais_url(self) -> str:
         """The AIS URL to use: ``ais_url`` or the demo company's SQLite file."""
         return self.ais_url or f"sqlite:///{self.data_dir / 'demo' / 'ais.sqlite'}"

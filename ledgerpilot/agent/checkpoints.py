@@ -14,6 +14,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from sqlalchemy.engine import make_url
@@ -22,8 +23,25 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a SQLite checkpoint write waits for another writer (the store, a worker)."""
 
 
+SETUP_LOCK = 0x6C70_6370  # "lpcp"
+"""The PostgreSQL advisory lock held while the checkpoint tables are set up."""
+_SET_UP: set[str] = set()
+"""Databases whose checkpoint tables this process has set up already."""
+
+
 class CheckpointerError(ValueError):
     """A store URL that no checkpointer handles."""
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says that the checkpoints' database is unreachable or busy right
+    now (worth a retry), as the drivers raise it through LangGraph's savers."""
+    if isinstance(error, psycopg.OperationalError):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        return "locked" in text or "busy" in text
+    return False
 
 
 def serializer() -> JsonPlusSerializer:
@@ -38,7 +56,8 @@ def open_checkpointer(store_url: str) -> Iterator[BaseCheckpointSaver[Any]]:
     ``sqlite:///PATH``: a :class:`~langgraph.checkpoint.sqlite.SqliteSaver` on that file
     (created if missing; ``sqlite://`` alone is an in-memory database for one process).
     ``postgresql[+driver]://...``: a :class:`~langgraph.checkpoint.postgres.PostgresSaver`
-    over psycopg 3, its tables set up (idempotently) before use.
+    over psycopg 3, its tables set up (idempotently, one process at a time, once per
+    process) before use.
     """
     url = make_url(store_url)
     backend = url.get_backend_name()
@@ -56,7 +75,14 @@ def open_checkpointer(store_url: str) -> Iterator[BaseCheckpointSaver[Any]]:
             conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
         ) as connection:
             saver = PostgresSaver(connection, serde=serializer())
-            saver.setup()
+            if conninfo not in _SET_UP:
+                # Workers starting together on a new store would race to create the tables.
+                connection.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+                try:
+                    saver.setup()
+                finally:
+                    connection.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+                _SET_UP.add(conninfo)
             yield saver
     else:
         raise CheckpointerError(

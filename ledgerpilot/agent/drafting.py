@@ -1,37 +1,34 @@
-"""Drafting pending documents into the proposal store, and applying reviewers' decisions.
+"""Drafting documents into the proposal store.
 
 :func:`draft_pending` runs the graph for every pending document up to the review interrupt
-(checkpoints in the store's database) and saves each draft as a proposal; :func:`decide`
-resumes one paused graph with a reviewer's decision, posts on approval, and records what
-happened in the store's decision log. The CLI uses both now; the Celery workers of the
-approval queue will call the same functions with ids.
+(checkpoints in the store's database) and saves each draft as a proposal; :func:`draft_one`
+does the same for one document by id (a worker's task). Decisions are carried out by
+:mod:`.settling` (:func:`decide`, :func:`settle`, re-exported here).
 
-The store is reached through :class:`ProposalBook`, the part of
-:class:`~ledgerpilot.review.store.ProposalStore` that drafting needs, so that ``agent``
+The store is reached through :class:`~.book.ProposalBook`, the part of
+:class:`~ledgerpilot.review.store.ProposalStore` that the agent needs, so that ``agent``
 does not import ``review``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Protocol, cast
-
-from langgraph.types import Command
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any, cast
 
 from ledgerpilot.connectors import ConnectorUnavailable
-from ledgerpilot.ledger import ChartOfAccounts, Document, Violation
+from ledgerpilot.ledger import ChartOfAccounts, Document
 
 from . import policy
-from .backends.base import Backend, BackendUnavailable, DraftRequest, Proposal
-from .checkpoints import open_checkpointer
+from .backends.base import Backend, BackendUnavailable
+from .book import DraftingAIS, ProposalBook, StoredDraft
+from .checkpoints import open_checkpointer, unavailable
 from .graph import DraftGraph, build_graph, thread_config, thread_id
-from .nodes import UnexpectedState, read_decision
 from .recall import HistoryIndex
+from .settling import DecisionError, DecisionOutcome, decide, settle, settle_with
 from .state import (
     AUTO_APPROVER,
     Decision,
-    DraftAIS,
     DraftContext,
     DraftOutcome,
     DraftSettings,
@@ -42,78 +39,32 @@ from .state import (
     violations_of,
 )
 
+__all__ = [
+    "AWAITING",
+    "BackendFactory",
+    "DecisionError",
+    "DecisionOutcome",
+    "DraftingAIS",
+    "ProgressCallback",
+    "ProposalBook",
+    "StoredDraft",
+    "backend_recall",
+    "decide",
+    "draft_document",
+    "draft_one",
+    "draft_pending",
+    "history_recall",
+    "quarantine_document",
+    "settle",
+]
+
 AWAITING = ("proposed", "needs_review")
 """Proposal statuses that wait for a reviewer's decision."""
-
-
-class DraftingAIS(DraftAIS, Protocol):
-    """What drafting needs of an AIS connector, beyond what the graph needs."""
-
-    def chart(self) -> ChartOfAccounts:
-        """The chart of accounts."""
-        ...
-
-    def pending_documents(self, limit: int | None = None) -> list[Document]:
-        """Documents waiting to be posted."""
-        ...
-
-
-class StoredDraft(Protocol):
-    """What drafting reads of a stored proposal."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def document_id(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def thread_id(self) -> str | None: ...
-    @property
-    def ais_entry_id(self) -> str | None: ...
-
-
-class ProposalBook(Protocol):
-    """The proposal store, as drafting uses it (:class:`~ledgerpilot.review.store.ProposalStore`)."""
-
-    url: str
-
-    def save_draft(self, outcome: DraftOutcome) -> str: ...
-    def get(self, proposal_id: str) -> StoredDraft | None: ...
-    def active_among(self, document_ids: Iterable[str]) -> set[str]: ...
-    def record_decision(
-        self,
-        proposal_id: str,
-        *,
-        user: str,
-        action: str,
-        status: str,
-        scheme: dict[str, Any] | None = None,
-        violations: Sequence[Violation] | None = None,
-        reason: str | None = None,
-    ) -> object: ...
-    def mark_posted(self, proposal_id: str, ais_entry_id: str, user: str) -> object: ...
-
 
 BackendFactory = Callable[[DraftingAIS], Backend]
 """Makes the backend for an AIS (a memory backend indexes its history, say)."""
 ProgressCallback = Callable[[int, int], None]
 """Called with (documents done, documents to do) after each document."""
-
-
-class DecisionError(Exception):
-    """A decision that cannot be applied (unknown proposal, no paused graph)."""
-
-
-@dataclass(frozen=True)
-class DecisionOutcome:
-    """What :func:`decide` did."""
-
-    proposal: StoredDraft
-    """The proposal as the store holds it now."""
-    applied: bool
-    """Whether this decision was applied; False when the proposal was not awaiting one
-    (already decided, posted or quarantined), and nothing changed but a catch-up."""
 
 
 # ------------------------------------------------------------ drafting
@@ -133,8 +84,8 @@ def draft_pending(
 
     Each document's graph runs up to the review interrupt (or to its end), is kept by the
     checkpointer of the store's database, and is saved as a proposal; its
-    :class:`~.state.DraftOutcome` is yielded. A backend or AIS that is unavailable leaves
-    the document pending (outcome ``pending``, nothing stored) for a later run; any other
+    :class:`~.state.DraftOutcome` is yielded. A backend, AIS or checkpoints' database that
+    is unavailable leaves the document pending (outcome ``pending``, nothing stored) for a later run; any other
     failure quarantines that document with the error as its reason, and the run goes on.
 
     ``recall`` finds the similar posted documents shown to the backend and kept as
@@ -187,15 +138,16 @@ def draft_document(
             context=context,
             durability="exit",
         )
-    except (BackendUnavailable, ConnectorUnavailable) as exc:
-        return replace(
-            base,
-            status="pending",
-            proposal_id=None,
-            thread_id=None,
-            note=f"not drafted now, to be retried: {exc}",
-        )
-    except Exception as exc:  # one bad document must not stop the run
+    except Exception as exc:
+        if isinstance(exc, (BackendUnavailable, ConnectorUnavailable)) or unavailable(exc):
+            return replace(
+                base,
+                status="pending",
+                proposal_id=None,
+                thread_id=None,
+                note=f"not drafted now, to be retried: {exc}",
+            )
+        # One bad document must not stop the run.
         failed = replace(base, note=f"drafting failed: {type(exc).__name__}: {exc}"[:2000])
         return replace(failed, proposal_id=store.save_draft(failed))
     outcome = _outcome(base, state)
@@ -215,123 +167,97 @@ def draft_document(
         "reason": f"auto-approval: confidence {record['confidence']:.4f} at or above "
         f"{context.settings.policy.auto_approve_at}",
     }
+    # A system action: the policy approves in its own name, logged like a reviewer's.
+    store.record_decision(
+        saved_id, user=AUTO_APPROVER, action="approve", status="approved", reason=decision["reason"]
+    )
     stored = store.get(saved_id)
     assert stored is not None
     try:
-        graph.invoke(Command(resume=decision), config, context=context, durability="sync")
+        now = settle_with(graph, context, store, stored).proposal
     except ConnectorUnavailable as exc:
-        # Approved and logged, not posted: decide() (or a retry worker) finishes it.
-        now = _catch_up(store, stored, graph.get_state(config).values, applied=True)
+        # Approved and logged, not posted: settling later (a worker's sweep) posts it.
         note = f"approved; posting to be retried: {exc}"
-        return replace(outcome, status=now.status, decision=decision, note=note)
-    now = _catch_up(store, stored, graph.get_state(config).values, applied=True)
+        return replace(outcome, status="approved", decision=decision, note=note)
     return replace(outcome, status=now.status, decision=decision, ais_entry_id=now.ais_entry_id)
 
 
-# ------------------------------------------------------------ deciding
-
-
-def decide(
-    store: ProposalBook,
+def draft_one(
     ais: DraftingAIS,
-    proposal_id: str,
-    decision: object,
+    store: ProposalBook,
+    backend_or_factory: Backend | BackendFactory,
+    document_id: str,
     *,
+    recall: Recall | None = None,
     settings: DraftSettings | None = None,
-) -> DecisionOutcome:
-    """Resume a paused draft with a reviewer's decision; post on approval; log it all.
+    chart: ChartOfAccounts | None = None,
+    graph: DraftGraph | None = None,
+) -> DraftOutcome:
+    """Draft the document with this id, unless it has an active proposal already.
 
-    ``decision`` is a :class:`~.state.Decision` (checked; :class:`~.nodes.InvalidDecision`
-    otherwise). Repeating a decision, or deciding a proposal that was decided already,
-    changes nothing and posts nothing twice: the AIS posting carries the proposal id as its
-    idempotency key. When the AIS is unavailable at posting time, the decision is logged,
-    the proposal stays ``approved`` and :class:`~ledgerpilot.connectors.ConnectorUnavailable`
-    propagates; calling again (with any decision) posts it.
+    Idempotent: a document with an active proposal gets no second draft (its proposal is
+    described with the note ``already drafted``). A document that is not in the AIS, or
+    is posted there already, is ``skipped`` and nothing is stored. Otherwise as
+    :func:`draft_pending` does for each document: an unavailable backend or AIS gives a
+    ``pending`` outcome and stores nothing, any other failure a quarantined proposal.
+    ``chart``: the AIS's chart when the caller holds it already (else it is read);
+    ``graph``: a graph on a checkpointer of the store's database that the caller keeps
+    open (a worker process), else one is opened for this call.
     """
-    checked = read_decision(decision)
-    proposal = store.get(proposal_id)
-    if proposal is None:
-        raise DecisionError(f"there is no proposal {proposal_id[:80]!r}")
-    if proposal.status not in (*AWAITING, "approved"):
-        return DecisionOutcome(proposal, applied=False)  # rejected, posted or quarantined
-    if proposal.thread_id is None:
-        raise DecisionError(f"proposal {proposal_id} has no paused draft to resume")
-    context = DraftContext(ais, _NO_BACKEND, ais.chart(), settings=settings or DraftSettings())
-    config = thread_config(proposal.thread_id)
+    existing = store.active_for(document_id)
+    if existing is not None:
+        return _already_drafted(existing)
+    document = ais.get_document(document_id)
+    if document is None or document.is_posted:
+        where = "is posted in the AIS already" if document else "is not in the AIS"
+        return DraftOutcome(document_id, "skipped", note=f"document {document_id!r} {where}")
+    backend = _backend(ais, backend_or_factory)
+    if recall is None:
+        recall = backend_recall(backend)
+    chart = chart or ais.chart()
+    context = DraftContext(ais, backend, chart, recall, settings or DraftSettings())
+    if graph is not None:
+        return draft_document(graph, context, store, document)
     with open_checkpointer(store.url) as saver:
-        graph = build_graph(saver)
-        waiting = graph.get_state(config).next
-        applied = waiting == ("review",) and proposal.status in AWAITING
-        try:
-            # Each step is checkpointed before the next runs: the approval before the post.
-            if applied:
-                graph.invoke(Command(resume=checked), config, context=context, durability="sync")
-            elif waiting == ("post",):
-                # An approval whose posting did not finish (the AIS was down): post now.
-                graph.invoke(None, config, context=context, durability="sync")
-        except ConnectorUnavailable:
-            # The decision stands (and is logged); the posting waits for a retry.
-            _catch_up(store, proposal, graph.get_state(config).values, applied)
-            raise
-        state = graph.get_state(config).values
-    if not state:
-        raise DecisionError(f"proposal {proposal_id} has no checkpoint in {store.url!r}")
-    now = _catch_up(store, proposal, state, applied)
-    return DecisionOutcome(now, applied)
+        return draft_document(build_graph(saver), context, store, document)
 
 
-def _catch_up(
-    store: ProposalBook, proposal: StoredDraft, state: dict[str, Any], applied: bool
-) -> StoredDraft:
-    """Bring the store's proposal level with its graph: record the decision and its result."""
-    status = proposal.status
-    graph_status = state["status"]
-    decision = state.get("decision")
-    scheme = state["proposal"]["scheme"] if state.get("proposal") else None
-    violations = violations_of(state.get("violations", []))
-    pid = proposal.id
-    if status in AWAITING and decision is not None and (applied or graph_status != status):
-        action, user = decision["action"], decision["user"]
-        reason = decision.get("reason")
-        if graph_status == "rejected":
-            store.record_decision(pid, user=user, action="reject", status="rejected", reason=reason)
-        elif graph_status == "needs_review":
-            store.record_decision(
-                pid,
-                user=user,
-                action=action,
-                status="needs_review",
-                scheme=scheme,
-                violations=violations,
-                reason=reason or state.get("reason") or None,
-            )
-        elif graph_status in ("approved", "posted", "quarantined"):
-            store.record_decision(
-                pid,
-                user=user,
-                action=action,
-                status="approved",
-                scheme=scheme,
-                violations=[],
-                reason=reason,
-            )
-        else:
-            raise UnexpectedState(f"a decision left the draft {graph_status!r}")
-        status = "approved" if graph_status in ("posted", "quarantined") else graph_status
-    if status == "approved" and decision is not None:
-        if graph_status == "posted":
-            store.mark_posted(pid, state["posting"]["entry_id"], decision["user"])
-        elif graph_status == "quarantined":
-            store.record_decision(
-                pid,
-                user=decision["user"],
-                action="quarantine",
-                status="quarantined",
-                reason=state.get("reason"),
-            )
-    now = store.get(pid)
-    assert now is not None
-    return now
+def quarantine_document(
+    store: ProposalBook, document_id: str, reason: str, document: Document | None = None
+) -> DraftOutcome:
+    """Save a quarantined proposal for a document that could not be drafted, with ``reason``.
+
+    For a document that keeps failing (a worker's last retry): the proposal keeps it in
+    front of a person, who may edit and approve it. A document with an active proposal
+    keeps that one.
+    """
+    existing = store.active_for(document_id)
+    if existing is not None:
+        return _already_drafted(existing)
+    proposal_id = new_proposal_id()
+    outcome = DraftOutcome(
+        document_id=document_id,
+        status="quarantined",
+        note=reason[:2000],
+        document_kind=document.kind if document else None,
+        partner_name=document.partner.name if document and document.partner else None,
+        proposal_id=proposal_id,
+        thread_id=thread_id(document_id, proposal_id),
+        document=document.to_json() if document else None,
+    )
+    saved_id = store.save_draft(outcome)
+    return replace(outcome, proposal_id=saved_id)
+
+
+def _already_drafted(existing: StoredDraft) -> DraftOutcome:
+    return DraftOutcome(
+        existing.document_id,
+        existing.status,
+        note=f"already drafted: proposal {existing.id}",
+        proposal_id=existing.id,
+        thread_id=existing.thread_id,
+        ais_entry_id=existing.ais_entry_id,
+    )
 
 
 # ------------------------------------------------------------ helpers
@@ -379,16 +305,3 @@ def _backend(ais: DraftingAIS, backend_or_factory: Backend | BackendFactory) -> 
     if isinstance(backend_or_factory, type) or not isinstance(backend_or_factory, Backend):
         return cast(BackendFactory, backend_or_factory)(ais)
     return backend_or_factory
-
-
-class _NoBackend:
-    """Stands in for a backend where none may be asked (resuming at review)."""
-
-    name = "none"
-
-    def propose(self, request: DraftRequest) -> Proposal:
-        """Never answers: only drafting asks a backend."""
-        raise UnexpectedState("a backend was asked for a proposal while resuming a decision")
-
-
-_NO_BACKEND = _NoBackend()

@@ -16,6 +16,7 @@ resumes it with ``Command(resume=decision)``. Nothing reaches the AIS before ``p
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -31,6 +32,13 @@ DraftGraph = CompiledStateGraph[DraftState, DraftContext, Any, Any]
 
 def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> DraftGraph:
     """The compiled drafting graph; pass a checkpointer to pause at review and resume."""
+    # Compiling takes milliseconds, a copy with another checkpointer microseconds: a worker
+    # builds a graph for every task.
+    return _compiled().copy(update={"checkpointer": checkpointer})
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> DraftGraph:
     graph = StateGraph(DraftState, context_schema=DraftContext)
     graph.add_node("load", nodes.load)
     graph.add_node("recall", nodes.recall)
@@ -52,7 +60,7 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> DraftGr
         "review", nodes.after_review, {"post": "post", "review": "review", "end": END}
     )
     graph.add_edge("post", END)
-    return graph.compile(checkpointer=checkpointer, name="draft")
+    return graph.compile(name="draft")
 
 
 def thread_id(document_id: str, proposal_id: str) -> str:

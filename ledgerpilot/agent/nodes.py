@@ -18,6 +18,7 @@ from langgraph.types import interrupt
 
 from ledgerpilot.connectors import ConnectorError, ConnectorUnavailable, PostingError
 from ledgerpilot.ledger import (
+    ChartOfAccounts,
     Document,
     DocumentError,
     Violation,
@@ -272,24 +273,18 @@ def _edit(
     decision: Decision,
 ) -> Update:
     """The reviewer's lines replace the proposal's, and are validated again."""
-    document = _document(state)
-    previous = proposal["scheme"] or {}
-    raw = {
-        "document": document.id,
-        "kind": document.kind,
-        "explanation": str(previous.get("explanation") or f"edited by {decision['user']}"),
-        "lines": decision["lines"],
-    }
-    scheme, found = check_scheme(raw, runtime.context.chart, document)
+    lines = decision["lines"] or []
+    chart = runtime.context.chart
+    scheme, raw, found = edited_scheme(
+        _document(state), chart, proposal["scheme"], lines, decision["user"]
+    )
     edited: ProposalRecord = {
         **proposal,
-        "scheme": None if scheme is None else scheme_json(scheme, document.currency),
+        "scheme": scheme,
         "raw": json.dumps(raw, ensure_ascii=False),
         "note": f"edited by {decision['user']}",
         "parse_violations": [],
     }
-    if scheme is not None and not scheme.lines:
-        found = [*found, Violation("empty", "the edited scheme has no lines")]
     if found:
         return {
             "decision": decision,
@@ -305,6 +300,30 @@ def _edit(
         "status": "approved",
         "reason": "",
     }
+
+
+def edited_scheme(
+    document: Document,
+    chart: ChartOfAccounts,
+    previous: dict[str, Any] | None,
+    lines: list[dict[str, Any]],
+    user: str,
+) -> tuple[dict[str, Any] | None, dict[str, Any], list[Violation]]:
+    """A reviewer's ``lines`` for ``document`` as a posting scheme, validated against the chart.
+
+    Returns the scheme's JSON (``None`` when the lines do not even read), the raw scheme
+    built from the lines (the previous scheme's explanation kept), and the violations.
+    """
+    raw: dict[str, Any] = {
+        "document": document.id,
+        "kind": document.kind,
+        "explanation": str((previous or {}).get("explanation") or f"edited by {user}"),
+        "lines": lines,
+    }
+    scheme, found = check_scheme(raw, chart, document)
+    if scheme is not None and not scheme.lines:
+        found = [*found, Violation("empty", "the edited scheme has no lines")]
+    return (None if scheme is None else scheme_json(scheme, document.currency)), raw, found
 
 
 # ------------------------------------------------------------ helpers

@@ -259,8 +259,10 @@ class DraftOutcome:
     document_id: str
     status: str
     """``proposed``, ``needs_review``, ``quarantined``; ``posted`` (or ``approved`` while
-    its posting waits for the AIS) when an auto-approval policy approved it; ``pending`` when it could not be drafted now (a backend was
-    unavailable) and stays pending for a retry, stored nowhere."""
+    its posting waits for the AIS) when an auto-approval policy approved it; ``pending``
+    when it could not be drafted now (a backend was unavailable) and stays pending for a
+    retry, stored nowhere; ``skipped`` when the document is gone from the AIS or posted
+    there already, stored nowhere."""
     backend: str | None = None
     model: str | None = None
     confidence: float | None = None

@@ -149,3 +149,29 @@ class FlakyBackend:
 def right_rent(request: DraftRequest) -> dict[str, Any]:
     """The right rent scheme for the requested document."""
     return scheme_for(request.document.id, rent_lines(request.document.id))
+
+
+PASSWORD = "a long test password"
+REVIEWERS = {"ana": "approver", "bob": "approver", "cleo": "clerk", "dan": "auditor"}
+"""The test users: two approvers, a clerk and an auditor."""
+
+
+def add_reviewers(store: Any) -> None:
+    """Create :data:`REVIEWERS` in a proposal store, with their roles."""
+    for name, role in REVIEWERS.items():
+        store.add_user(name, role, PASSWORD)
+
+
+def approve(user: str) -> dict[str, Any]:
+    """An approval by ``user``, as a reviewer's decision."""
+    return {"action": "approve", "user": user, "lines": None, "reason": None}
+
+
+def edit(user: str, lines: list[dict[str, str]]) -> dict[str, Any]:
+    """An edit of the lines by ``user``."""
+    return {"action": "edit", "user": user, "lines": lines, "reason": None}
+
+
+def reject(user: str, reason: str) -> dict[str, Any]:
+    """A rejection by ``user``."""
+    return {"action": "reject", "user": user, "lines": None, "reason": reason}

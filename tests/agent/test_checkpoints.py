@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 from langgraph.checkpoint.postgres import PostgresSaver
@@ -18,9 +17,12 @@ from ledgerpilot.agent.drafting import decide, draft_pending
 from ledgerpilot.agent.graph import build_graph, thread_config
 from ledgerpilot.agent.state import DraftContext
 from ledgerpilot.connectors import ReferenceAIS
-from ledgerpilot.review.store import ProposalStore
+from ledgerpilot.review import ProposalStore, WrongStatus
 from tests.agent.drafting_kit import (
     ScriptedBackend,
+    add_reviewers,
+    approve,
+    edit,
     make_company,
     rent_invoice,
     rent_lines,
@@ -45,13 +47,10 @@ def ais_url(tmp_path: Path) -> str:
     return make_company(sqlite_url(tmp_path / "ais.sqlite"), [rent_invoice("SI-3", "2024-03-05")])
 
 
-def approve(user: str = "ana") -> dict[str, Any]:
-    return {"action": "approve", "user": user, "lines": None, "reason": None}
-
-
 def drafted(ais_url: str, store_url: str) -> str:
-    """Draft the pending invoice; the id of its proposal, paused at review."""
+    """Draft the pending invoice (the test reviewers in the store); its proposal's id."""
     with ReferenceAIS(ais_url) as ais, ProposalStore.create(store_url) as store:
+        add_reviewers(store)
         (outcome,) = draft_pending(ais, store, ScriptedBackend([right_rent]))
     assert outcome.status == "proposed"
     assert outcome.proposal_id is not None
@@ -120,7 +119,7 @@ def test_a_paused_draft_is_resumed_by_another_process_and_posted_once(
 def test_resuming_the_finished_graph_twice_posts_nothing_more(ais_url: str, store_url: str) -> None:
     proposal_id = drafted(ais_url, store_url)
     with ReferenceAIS(ais_url) as ais, ProposalStore(store_url) as store:
-        decide(store, ais, proposal_id, approve())
+        decide(store, ais, proposal_id, approve("ana"))
         proposal = store.get(proposal_id)
         assert proposal is not None and proposal.thread_id is not None
         ctx = DraftContext(ais, ScriptedBackend([]), ais.chart())
@@ -128,7 +127,7 @@ def test_resuming_the_finished_graph_twice_posts_nothing_more(ais_url: str, stor
             with open_checkpointer(store_url) as saver:
                 graph = build_graph(saver)
                 graph.invoke(
-                    Command(resume=approve()), thread_config(proposal.thread_id), context=ctx
+                    Command(resume=approve("ana")), thread_config(proposal.thread_id), context=ctx
                 )
     assert entries(ais_url) == [("SI-3", "ana")]
 
@@ -144,13 +143,16 @@ def test_rejection_posts_nothing_and_is_logged(ais_url: str, store_url: str) -> 
         assert logged.before is not None and logged.before["lines"] == rent_lines()
         assert logged.after is None
         assert (logged.backend, logged.model) == ("scripted", "scripted-1")
-        # Approving after the rejection changes nothing.
-        late = decide(store, ais, proposal_id, approve())
-        assert (late.applied, late.proposal.status) == (False, "rejected")
+        # Approving after the rejection is refused.
+        with pytest.raises(WrongStatus):
+            decide(store, ais, proposal_id, approve("bob"))
+        assert store.get(proposal_id).status == "rejected"  # type: ignore[union-attr]
     assert entries(ais_url) == []
 
 
-def test_an_edit_is_validated_and_posted_as_edited(ais_url: str, store_url: str) -> None:
+def test_an_edit_is_validated_then_posted_as_edited_by_a_second_approver(
+    ais_url: str, store_url: str
+) -> None:
     proposal_id = drafted(ais_url, store_url)
     lines = [
         {"account": "6000", "debit": "1000.00", "credit": "0.00", "description": "Expenses"},
@@ -158,30 +160,24 @@ def test_an_edit_is_validated_and_posted_as_edited(ais_url: str, store_url: str)
     ]
     bad = [{**lines[0], "account": "9999"}, *lines[1:]]
     with ReferenceAIS(ais_url) as ais, ProposalStore(store_url) as store:
-        refused = decide(
-            store, ais, proposal_id, {"action": "edit", "user": "ana", "lines": bad, "reason": None}
-        )
+        refused = decide(store, ais, proposal_id, edit("ana", bad))
         assert (refused.applied, refused.proposal.status) == (True, "needs_review")
         stored = store.get(proposal_id)
         assert stored is not None
         assert {v.code for v in stored.violations} == {"unknown_account"}
         assert entries(ais_url) == []
-        done = decide(
-            store,
-            ais,
-            proposal_id,
-            {
-                "action": "edit",
-                "user": "ana",
-                "lines": lines,
-                "reason": "office supplies, not rent",
-            },
-        )
+        fixed = {**edit("cleo", lines), "reason": "office supplies, not rent"}
+        done = decide(store, ais, proposal_id, fixed)
+        assert (done.applied, done.proposal.status) == (True, "needs_review")
+        assert done.proposal.violations == ()
+        assert entries(ais_url) == []
+        done = decide(store, ais, proposal_id, approve("bob"))
         assert (done.applied, done.proposal.status) == (True, "posted")
         log = store.decisions(proposal_id)
-        assert [d.action for d in log] == ["edit", "edit", "post"]
+        assert [d.action for d in log] == ["edit", "edit", "approve", "post"]
         assert log[1].before is not None and log[1].before["lines"][0]["account"] == "9999"
         assert log[1].after is not None and log[1].after["lines"][0]["account"] == "6000"
         document = ais.get_document("SI-3")
         assert document is not None and document.entry is not None
         assert [ln.account for ln in document.entry.lines] == ["6000", "1310", "2110"]
+        assert document.entry.posted_by == "bob"

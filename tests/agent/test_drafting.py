@@ -1,8 +1,7 @@
-"""draft_pending and decide: every pending document gets one proposal, whatever fails."""
+"""draft_pending, draft_one: every pending document gets one proposal, whatever fails."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,17 +10,18 @@ import pytest
 
 from ledgerpilot.agent.backends import DraftRequest, Proposal
 from ledgerpilot.agent.backends.memory import MemoryBackend
-from ledgerpilot.agent.drafting import DecisionError, decide, draft_pending
-from ledgerpilot.agent.nodes import InvalidDecision
+from ledgerpilot.agent.drafting import decide, draft_one, draft_pending, quarantine_document
 from ledgerpilot.agent.policy import RoutingPolicy
 from ledgerpilot.agent.recall import HistoryIndex
 from ledgerpilot.agent.state import DraftSettings
-from ledgerpilot.connectors import ConnectorUnavailable, ReferenceAIS
-from ledgerpilot.review.store import ProposalStore
+from ledgerpilot.connectors import ReferenceAIS
+from ledgerpilot.review import ProposalStore, WrongStatus
 from ledgerpilot.synth import generate
 from tests.agent.drafting_kit import (
     FlakyBackend,
     ScriptedBackend,
+    add_reviewers,
+    approve,
     make_company,
     rent_invoice,
     right_rent,
@@ -161,8 +161,9 @@ def test_an_unexpected_error_quarantines_that_document_and_the_run_goes_on(
     stored = store.active_for("SI-4")
     assert stored is not None
     assert (stored.status, stored.note) == ("quarantined", "drafting failed: KeyError: 'tax_rate'")
-    done = decide(store, small_ais, stored.id, {"action": "approve", "user": "ana"})
-    assert (done.applied, done.proposal.status) == (False, "quarantined")
+    add_reviewers(store)
+    with pytest.raises(WrongStatus, match="edit its lines first"):
+        decide(store, small_ais, stored.id, approve("ana"))
     assert store.decisions(stored.id) == []
 
 
@@ -207,68 +208,54 @@ def test_an_explicit_auto_approval_policy_posts_confident_valid_drafts(
     assert (outcome.document_id, outcome.status) == ("SI-4", "proposed")
 
 
-def test_decide_refuses_what_it_cannot_apply(small_ais: ReferenceAIS, store: ProposalStore) -> None:
-    with pytest.raises(DecisionError, match="there is no proposal 'nope'"):
-        decide(store, small_ais, "nope", {"action": "approve", "user": "ana"})
-    (outcome, *_) = draft_pending(small_ais, store, ScriptedBackend([right_rent]))
-    assert outcome.proposal_id is not None
-    with pytest.raises(InvalidDecision):
-        decide(store, small_ais, outcome.proposal_id, {"action": "approve"})
+def test_draft_one_drafts_a_document_once(small_ais: ReferenceAIS, store: ProposalStore) -> None:
+    backend = ScriptedBackend([right_rent])
+    first = draft_one(small_ais, store, backend, "SI-4")
+    assert (first.document_id, first.status) == ("SI-4", "proposed")
+    stored = store.active_for("SI-4")
+    assert stored is not None and stored.id == first.proposal_id
+    again = draft_one(small_ais, store, backend, "SI-4")
+    assert (again.status, again.proposal_id) == ("proposed", first.proposal_id)
+    assert again.note == f"already drafted: proposal {first.proposal_id}"
+    assert len(backend.requests) == 1  # the backend was not asked twice
+    assert sum(store.counts().values()) == 1
 
 
-def test_approving_a_draft_with_violations_as_it_is_is_refused(
+def test_draft_one_skips_a_document_that_is_gone_or_posted(
     small_ais: ReferenceAIS, store: ProposalStore
 ) -> None:
-    backend = ScriptedBackend(['{"lines": [{"account": "6120", "debit": "1.00"}]}'])
-    (outcome, *_) = draft_pending(small_ais, store, backend, limit=1)
-    assert outcome.status == "needs_review"
-    assert outcome.proposal_id is not None
-    done = decide(store, small_ais, outcome.proposal_id, {"action": "approve", "user": "ana"})
-    assert (done.applied, done.proposal.status) == (True, "needs_review")
-    (logged,) = store.decisions(outcome.proposal_id)
-    assert logged.action == "approve"
-    assert logged.reason == (
-        "a proposal with violations cannot be approved as it is; edit its lines or reject it"
+    backend = ScriptedBackend([right_rent])
+    gone = draft_one(small_ais, store, backend, "NOPE-9")
+    assert (gone.status, gone.note) == ("skipped", "document 'NOPE-9' is not in the AIS")
+    posted = draft_one(small_ais, store, backend, "H-1")
+    assert (posted.status, posted.note) == (
+        "skipped",
+        "document 'H-1' is posted in the AIS already",
     )
-    assert Counter(d.entry is None for d in small_ais.pending_documents()) == Counter({True: 3})
+    assert backend.requests == []
+    assert sum(store.counts().values()) == 0
 
 
-class DownAtPosting:
-    """The AIS, with its database down when the first entry is posted.
-
-    A fake at the edge of the outside world: everything but the failing posting is the
-    real connector.
-    """
-
-    def __init__(self, ais: ReferenceAIS) -> None:
-        self.ais = ais
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.ais, name)
-
-    def post_entry(self, *args: Any, **kwargs: Any) -> Any:
-        raise ConnectorUnavailable("posting: the database is unavailable (connection refused)")
-
-
-def test_an_approval_outlives_an_ais_that_is_down_and_posts_once_on_the_retry(
+def test_draft_one_leaves_a_document_pending_while_the_backend_is_down(
     small_ais: ReferenceAIS, store: ProposalStore
 ) -> None:
-    (outcome, *_) = draft_pending(small_ais, store, ScriptedBackend([right_rent]), limit=1)
-    assert outcome.proposal_id is not None
-    approve = {"action": "approve", "user": "ana"}
-    with pytest.raises(ConnectorUnavailable):
-        decide(store, DownAtPosting(small_ais), outcome.proposal_id, approve)
-    stored = store.get(outcome.proposal_id)
-    assert stored is not None and stored.status == "approved"
-    assert [d.action for d in store.decisions(outcome.proposal_id)] == ["approve"]
-    assert small_ais.get_document("SI-3").entry is None  # type: ignore[union-attr]
-    # The retry (a worker's, with whatever decision it carries) posts the approved lines.
-    done = decide(store, small_ais, outcome.proposal_id, {"action": "reject", "user": "bob"})
-    assert (done.applied, done.proposal.status) == (False, "posted")
-    assert [(d.user, d.action) for d in store.decisions(outcome.proposal_id)] == [
-        ("ana", "approve"),
-        ("ana", "post"),
-    ]
-    entry = small_ais.get_document("SI-3").entry  # type: ignore[union-attr]
-    assert entry is not None and entry.posted_by == "ana"
-    assert decide(store, small_ais, outcome.proposal_id, approve).applied is False
+    outcome = draft_one(small_ais, store, FlakyBackend(down={"SI-3"}), "SI-3")
+    assert outcome.status == "pending"
+    assert store.active_for("SI-3") is None
+
+
+def test_a_document_that_keeps_failing_is_quarantined_with_its_reason(
+    small_ais: ReferenceAIS, store: ProposalStore
+) -> None:
+    document = small_ais.get_document("SI-5")
+    reason = "not drafted in 3 tries: model server at 127.0.0.1:1 refused the connection"
+    outcome = quarantine_document(store, "SI-5", reason, document)
+    stored = store.active_for("SI-5")
+    assert stored is not None and stored.id == outcome.proposal_id
+    assert (stored.status, stored.note) == ("quarantined", reason)
+    assert (stored.document_kind, stored.partner_name) == ("supplier_invoice", "Office Rent Ltd")
+    assert stored.document is not None and stored.document["id"] == "SI-5"
+    # A second quarantine (a task delivered twice) keeps the first.
+    again = quarantine_document(store, "SI-5", "something else")
+    assert again.proposal_id == stored.id
+    assert sum(store.counts().values()) == 1

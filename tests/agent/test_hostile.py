@@ -24,9 +24,12 @@ from ledgerpilot.agent.policy import RoutingPolicy
 from ledgerpilot.agent.state import DraftSettings
 from ledgerpilot.connectors import ReferenceAIS
 from ledgerpilot.ledger import Account, AccountType
-from ledgerpilot.review.store import ProposalStore
+from ledgerpilot.review import ProposalStore, WrongStatus
 from tests.agent.drafting_kit import (
     ScriptedBackend,
+    add_reviewers,
+    approve,
+    edit,
     make_company,
     rent_invoice,
     small_chart,
@@ -111,27 +114,30 @@ def test_an_obeyed_injection_to_a_real_account_breaks_the_documents_figures(
         assert [d.id for d in ais.pending_documents()] == ["SI-666"]
         # A reviewer who approves it as it is is refused: still nothing in the AIS.
         assert outcome.proposal_id is not None
-        done = decide(store, ais, outcome.proposal_id, {"action": "approve", "user": "ana"})
-        assert (done.applied, done.proposal.status) == (True, "needs_review")
+        add_reviewers(store)
+        with pytest.raises(WrongStatus, match="correct its lines before approving"):
+            decide(store, ais, outcome.proposal_id, approve("ana"))
         assert [d.id for d in ais.pending_documents()] == ["SI-666"]
-        # Only a person's own lines, valid ones, post; and they are on record as theirs.
+        # Only a person's own lines, valid ones, post, once a second person approved them;
+        # and they are on record as theirs.
         lines = [
             {"account": "6120", "debit": "1000.00", "credit": "0.00", "description": "Rent"},
             {"account": "1310", "debit": "250.00", "credit": "0.00", "description": "VAT"},
             {"account": "2110", "debit": "0.00", "credit": "1250.00", "description": "Rent"},
         ]
-        done = decide(
-            store, ais, outcome.proposal_id, {"action": "edit", "user": "ana", "lines": lines}
-        )
+        done = decide(store, ais, outcome.proposal_id, edit("ana", lines))
+        assert done.proposal.status == "needs_review"
+        assert [d.id for d in ais.pending_documents()] == ["SI-666"]
+        done = decide(store, ais, outcome.proposal_id, approve("bob"))
         assert done.proposal.status == "posted"
         document = ais.get_document("SI-666")
         assert document is not None and document.entry is not None
         assert [ln.account for ln in document.entry.lines] == ["6120", "1310", "2110"]
-        assert document.entry.posted_by == "ana"
+        assert document.entry.posted_by == "bob"
         assert [(d.user, d.action) for d in store.decisions(outcome.proposal_id)] == [
-            ("ana", "approve"),
             ("ana", "edit"),
-            ("ana", "post"),
+            ("bob", "approve"),
+            ("bob", "post"),
         ]
 
 
