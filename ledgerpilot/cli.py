@@ -444,9 +444,24 @@ def _print_eval(result: dict[str, Any]) -> None:
 def demo(
     fresh: Annotated[bool, typer.Option("--fresh", help="Rebuild the demo company.")] = False,
     chart: Annotated[str, typer.Option("--chart", help="hr, generic or de_skr03.")] = "hr",
+    serve: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Serve the web UI after drafting (Ctrl-C ends)."),
+    ] = True,
+    host: Annotated[str, typer.Option("--host", help="Where the web UI listens.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The web UI's port.")] = 8000,
 ) -> None:
-    """The main job on the embedded default: a synthetic company in SQLite, drafts for its
-    inbox in the proposal store, and how many of them the hidden truth says are right."""
+    """The main job on the embedded default, with no servers to install.
+
+    Builds a synthetic company in SQLite (once), starts a Celery worker on the embedded
+    SQLite broker, drafts the inbox through the queue into the proposal store, prints a
+    summary (and how many drafts the hidden truth says are right), creates a demo clerk and
+    approver, and serves the approval web UI until Ctrl-C, which also stops the worker.
+    """
+    import signal
+
+    # A TERM (a CI timeout, a service manager) unwinds like Ctrl-C, so the worker is stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     settings = get_settings()
     demo_dir = settings.data_dir / "demo"
     ais_file = demo_dir / "ais.sqlite"
@@ -476,36 +491,140 @@ def demo(
     table.add_row("journal lines", str(facts.journal_lines))
     table.add_row("period", f"{facts.first_date} .. {facts.last_date}")
     out.print(table)
-    _draft_demo_inbox(ais_url, store_url, demo_dir / "truth.jsonl")
-    out.print(
-        f"AIS: {ais_url}\nproposals: {store_url}\n"
-        f"Try: ledgerpilot eval --ais {ais_url} --holdout-from 2025-01-01 --report "
-        f"{demo_dir / 'report'}"
+    env = {
+        "LEDGERPILOT_DATA_DIR": str(settings.data_dir),
+        "LEDGERPILOT_AIS_URL": ais_url,
+        "LEDGERPILOT_STORE_URL": store_url,
+        "LEDGERPILOT_BROKER_URL": f"sqla+sqlite:///{demo_dir / 'broker.sqlite'}",
+        "LEDGERPILOT_RESULT_BACKEND": f"db+sqlite:///{demo_dir / 'results.sqlite'}",
+    }
+    worker_process = _start_demo_worker(env, demo_dir / "worker.log")
+    try:
+        _draft_demo_inbox(ais_url, store_url, env, worker_process)
+        _demo_summary(store_url, demo_dir / "truth.jsonl")
+        logins = _demo_users(store_url)
+        out.print(
+            f"AIS: {ais_url}\nproposals: {store_url}\nworker log: {demo_dir / 'worker.log'}\n"
+            f"Try: ledgerpilot review list; ledgerpilot eval --ais {ais_url} "
+            f"--holdout-from 2025-01-01 --report {demo_dir / 'report'}"
+        )
+        if serve:
+            import uvicorn
+
+            _override_settings(env)
+            application = _web_app(ais_url, store_url, secure_cookies=False)
+            out.print(
+                f"\n[bold]The approval queue:[/] http://{host}:{port}/  (plain HTTP on this "
+                "machine only; session cookies are not marked Secure)"
+            )
+            for name, password in logins:
+                out.print(f"  sign in as [bold]{name}[/] with password [bold]{password}[/]")
+            out.print("Ctrl-C stops the web UI and the worker.")
+            uvicorn.run(application, host=host, port=port, log_level="warning")
+        else:
+            for name, password in logins:
+                out.print(f"demo user {name}, password {password}")
+    finally:
+        _stop(worker_process)
+
+
+def _override_settings(env: dict[str, str]) -> None:
+    """Make this process's settings those of the demo (the web UI's dispatch reads them)."""
+    import os
+
+    os.environ.update(env)
+    get_settings.cache_clear()
+
+
+def _start_demo_worker(env: dict[str, str], log_file: Path) -> Any:
+    """A real Celery worker process on the demo's SQLite broker, its output in ``log_file``."""
+    import os
+    import subprocess
+
+    log = log_file.open("ab")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ledgerpilot.cli", "worker", "--concurrency", "2"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    finally:
+        log.close()
+
+
+def _stop(process: Any) -> None:
+    """Stop a worker and its pool (its own process group): TERM, then KILL after 10 s."""
+    import os
+    import signal
+    import subprocess
+
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+DEMO_DRAFT_TIMEOUT_S = 300.0
+
+
+def _draft_demo_inbox(ais_url: str, store_url: str, env: dict[str, str], worker: Any) -> None:
+    """Enqueue a draft task per pending document and wait until the worker has drafted all."""
+    import time
+
+    from .config import Settings
+    from .connectors import open_ais
+    from .review import ProposalStore
+    from .workers import DRAFT_DOCUMENT, QUEUE, create_app
+
+    celery = create_app(
+        Settings(
+            data_dir=Path(env["LEDGERPILOT_DATA_DIR"]),
+            ais_url=ais_url,
+            store_url=store_url,
+            broker_url=env["LEDGERPILOT_BROKER_URL"],
+            result_backend=env["LEDGERPILOT_RESULT_BACKEND"],
+        )
     )
+    with open_ais(ais_url) as connector, ProposalStore.create(store_url) as proposals:
+        pending = [d.id for d in connector.pending_documents()]
+        todo = [d for d in pending if d not in proposals.active_among(pending)]
+        for document_id in todo:
+            celery.send_task(DRAFT_DOCUMENT, args=(document_id,), queue=QUEUE)
+        started = time.monotonic()
+        with _progress() as progress:
+            task = progress.add_task("the worker drafts the inbox", total=len(pending))
+            while True:
+                done = len(proposals.active_among(pending))
+                progress.update(task, completed=done)
+                if done >= len(pending):
+                    break
+                if worker.poll() is not None:
+                    raise _fail(f"the demo worker stopped (exit status {worker.returncode})")
+                if time.monotonic() - started > DEMO_DRAFT_TIMEOUT_S:
+                    raise _fail(
+                        f"the worker drafted {done} of {len(pending)} documents in "
+                        f"{DEMO_DRAFT_TIMEOUT_S:.0f} s; see its log"
+                    )
+                time.sleep(0.25)
 
 
-def _draft_demo_inbox(ais_url: str, store_url: str, truth_file: Path) -> None:
-    """Draft the demo inbox with the memory backend and score the drafts against the truth."""
-    from .agent.backends.memory import MemoryBackend
-    from .agent.drafting import draft_pending
-    from .agent.recall import HistoryIndex
-    from .connectors import open_ais, read_documents
+def _demo_summary(store_url: str, truth_file: Path) -> None:
+    """The proposals by status, and how many drafts the hidden truth says are right."""
+    from .connectors import read_documents
     from .ledger import parse_scheme
     from .review import ProposalStore
     from .training.metrics import score
 
-    with open_ais(ais_url) as connector, ProposalStore.create(store_url) as proposals:
-        chart = connector.chart()
-        index = HistoryIndex.build(connector.history(), chart)
-        with _progress() as progress:
-            task = progress.add_task("drafting the inbox", total=None)
-            for _ in draft_pending(
-                connector,
-                proposals,
-                MemoryBackend(index, chart),
-                on_progress=lambda n, total: progress.update(task, completed=n, total=total),
-            ):
-                pass
+    with ProposalStore.create(store_url) as proposals:
         counts = proposals.counts()
         stored = proposals.list(limit=100_000)
     truth = {}
@@ -520,14 +639,455 @@ def _draft_demo_inbox(ais_url: str, store_url: str, truth_file: Path) -> None:
         drafted += 1
         scheme = parse_scheme(proposal.scheme)[0] if proposal.scheme else None
         right += score(scheme, gold.entry.lines, valid=not proposal.violations).exact_entry
-    table = Table(title="the inbox, drafted with the memory backend")
+    table = Table(title="the inbox, drafted by the worker with the memory backend")
     table.add_column("proposals by status")
     table.add_column("count", justify="right")
-    for status, count in sorted(counts.items()):
+    for status, count in counts.items():
         table.add_row(status, str(count))
     if drafted:
         table.add_row("exactly right per the hidden truth", f"{right} of {drafted}")
     out.print(table)
+
+
+DEMO_USERS = (("demo-clerk", "clerk"), ("demo-approver", "approver"))
+
+
+def _demo_users(store_url: str) -> list[tuple[str, str]]:
+    """Create (or give new passwords to) the demo's clerk and approver; their logins."""
+    import secrets
+
+    from .review import ProposalStore
+
+    logins = []
+    with ProposalStore.create(store_url) as proposals:
+        for name, role in DEMO_USERS:
+            password = secrets.token_urlsafe(12)
+            if proposals.get_user(name) is None:
+                proposals.add_user(name, role, password)
+            else:
+                proposals.set_password(name, password)
+            logins.append((name, password))
+    return logins
+
+
+# ------------------------------------------------------------ the approval queue
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="SQLAlchemy URL of ledgerpilot's store (default: LEDGERPILOT_STORE_URL, else "
+        "beside the demo company).",
+        show_default=False,
+    ),
+]
+
+review_app = typer.Typer(
+    help="Work through the proposals from the command line: list, show, approve, reject.",
+    no_args_is_help=True,
+)
+users_app = typer.Typer(
+    help="The people who may use the approval queue, and their roles.", no_args_is_help=True
+)
+app.add_typer(review_app, name="review")
+app.add_typer(users_app, name="users")
+
+
+def _open_store(store: str | None) -> Any:
+    from .review import ProposalStore
+
+    return ProposalStore.create(store or get_settings().default_store_url())
+
+
+def _money(value: object) -> str:
+    return "" if value in (None, "0.00", "0", "") else str(value)
+
+
+@review_app.command("list")
+def review_list(
+    store: StoreOption = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only proposals of this status.")
+    ] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only this document kind.")] = None,
+    partner: Annotated[
+        str | None, typer.Option("--partner", help="Partner name contains this text.")
+    ] = None,
+    page: Annotated[int, typer.Option("--page", min=1, help="Page number.")] = 1,
+    per_page: Annotated[int, typer.Option("--per-page", min=1, max=1000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """The queue, what needs attention first: quarantined, needs review, proposed, ..."""
+    from .review import QueueFilter, StoreError
+
+    with _open_store(store) as proposals:
+        try:
+            found = proposals.queue(
+                QueueFilter(status=status, kind=kind, partner=partner),
+                page=page,
+                per_page=per_page,
+            )
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    if as_json:
+        out.print(
+            json.dumps(
+                {
+                    "total": found.total,
+                    "page": found.page,
+                    "per_page": found.per_page,
+                    "proposals": [p.as_json() for p in found.items],
+                },
+                ensure_ascii=False,
+            ),
+            markup=False,
+        )
+        return
+    table = Table(
+        "proposal",
+        "document",
+        "kind",
+        "partner",
+        "status",
+        "confidence",
+        "violations",
+        title=f"proposals {(page - 1) * per_page + 1 if found.total else 0}"
+        f"-{(page - 1) * per_page + len(found.items)} of {found.total}",
+    )
+    for p in found.items:
+        table.add_row(
+            p.id,
+            p.document_id,
+            p.document_kind,
+            p.partner_name or "",
+            p.status + (" (edited)" if p.edited else ""),
+            "" if p.confidence is None else f"{p.confidence:.3f}",
+            ", ".join(v.code for v in p.violations),
+        )
+    out.print(table)
+
+
+@review_app.command("show")
+def review_show(
+    proposal_id: Annotated[str, typer.Argument(help="The proposal's id.")],
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """One proposal: its document, lines, violations, evidence and decision log."""
+    with _open_store(store) as proposals:
+        proposal = proposals.get(proposal_id)
+        if proposal is None:
+            raise _fail(f"there is no proposal {proposal_id!r}", 1)
+        decisions = proposals.decisions(proposal_id)
+    if as_json:
+        record = proposal.as_json()
+        record["decisions"] = [d.as_json() for d in decisions]
+        out.print(json.dumps(record, ensure_ascii=False), markup=False)
+        return
+    head = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("proposal", proposal.id),
+        ("document", proposal.document_id),
+        ("kind", proposal.document_kind),
+        ("partner", proposal.partner_name or ""),
+        ("status", proposal.status + (" (edited)" if proposal.edited else "")),
+        ("drafted by", f"{proposal.backend or '-'} {proposal.model or ''}".strip()),
+        ("confidence", "" if proposal.confidence is None else f"{proposal.confidence:.3f}"),
+        ("AIS entry", proposal.ais_entry_id or ""),
+        ("evidence", ", ".join(proposal.evidence)),
+        ("note", proposal.note),
+    ):
+        head.add_row(label, value)
+    out.print(head)
+    lines = Table("account", "debit", "credit", "description", title="proposed lines")
+    for line in (proposal.scheme or {}).get("lines", []):
+        lines.add_row(
+            str(line.get("account", "")),
+            _money(line.get("debit")),
+            _money(line.get("credit")),
+            str(line.get("description", "")),
+        )
+    out.print(lines)
+    for v in proposal.violations:
+        where = "" if v.line is None else f" (line {v.line + 1})"
+        out.print(f"[red]{v.code}[/]{where}: {v.message}")
+    log = Table("when", "who", "action", "reason", title="decision log")
+    for d in decisions:
+        log.add_row(d.at.isoformat(timespec="seconds"), d.user, d.action, d.reason or "")
+    out.print(log)
+
+
+def _decide_from_cli(
+    proposal_id: str, user: str, action: str, reason: str | None, store: str | None
+) -> None:
+    from .review import NotAllowed, StoreError, UnknownUser, WrongStatus
+
+    with _open_store(store) as proposals:
+        try:
+            if action == "approve":
+                result = proposals.approve(proposal_id, user=user, reason=reason)
+            else:
+                result = proposals.reject(proposal_id, user=user, reason=reason or "")
+        except (NotAllowed, UnknownUser) as exc:
+            raise _fail(str(exc), 1) from None
+        except WrongStatus as exc:
+            raise _fail(str(exc), 1) from None
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    now = result.proposal
+    if not result.applied:
+        out.print(f"nothing to do: proposal {proposal_id} is {now.status}")
+        return
+    out.print(f"proposal {proposal_id} is {now.status}, by {user}")
+    if action == "approve":
+        queued = _dispatch_quietly(proposal_id, result)
+        out.print(
+            "a worker will post it"
+            if queued
+            else "no worker could be asked; `ledgerpilot post` posts it, as does a worker's "
+            "next sweep"
+        )
+
+
+def _dispatch_quietly(proposal_id: str, result: Any) -> bool:
+    """Ask the workers to post a recorded approval; False when the broker cannot be reached."""
+    from .workers import dispatch_decision
+
+    decision = {"action": "approve", "user": result.decision.user, "lines": None, "reason": None}
+    try:
+        dispatch_decision(get_settings())(proposal_id, decision)
+    except Exception as exc:  # the approval is recorded; the sweep posts it anyway
+        console.print(f"[yellow]warning:[/] the queue could not be reached: {exc}")
+        return False
+    return True
+
+
+UserOption = Annotated[
+    str, typer.Option("--user", help="Who decides: an existing user with the approver role.")
+]
+
+
+@review_app.command("approve")
+def review_approve(
+    proposal_id: Annotated[str, typer.Argument(help="The proposal's id.")],
+    user: UserOption,
+    reason: Annotated[str | None, typer.Option("--reason", help="A note for the log.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Approve a proposal as it stands, in USER's name (logged as theirs)."""
+    _decide_from_cli(proposal_id, user, "approve", reason, store)
+
+
+@review_app.command("reject")
+def review_reject(
+    proposal_id: Annotated[str, typer.Argument(help="The proposal's id.")],
+    user: UserOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the decision log).")],
+    store: StoreOption = None,
+) -> None:
+    """Reject a proposal, in USER's name, with a reason; the document may be drafted again."""
+    _decide_from_cli(proposal_id, user, "reject", reason, store)
+
+
+@app.command()
+def post(
+    ais: AisOption = None,
+    store: StoreOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Post at most N.")] = 10_000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Post every approved proposal to the AIS, for when no worker runs.
+
+    Each posting carries its proposal id into the AIS, so running this beside a worker, or
+    twice, never writes an entry twice.
+    """
+    from .agent.settling import settle
+    from .connectors import ConnectorError, open_ais
+
+    done: dict[str, int] = {}
+    try:
+        with open_ais(_ais_url(ais)) as connector, _open_store(store) as proposals:
+            for proposal in proposals.approved_unposted(limit=limit):
+                outcome = settle(proposals, connector, proposal.id)
+                status = outcome.proposal.status
+                done[status] = done.get(status, 0) + 1
+                if as_json:
+                    out.print(
+                        json.dumps(
+                            {
+                                "proposal": proposal.id,
+                                "document": proposal.document_id,
+                                "status": status,
+                                "ais_entry": outcome.proposal.ais_entry_id,
+                            }
+                        ),
+                        markup=False,
+                    )
+    except ConnectorError as exc:
+        raise _fail(str(exc)) from None
+    if not as_json:
+        if not done:
+            out.print("nothing approved waits for posting")
+        for status, count in sorted(done.items()):
+            out.print(f"{status}: {count}")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The user's login name.")],
+    role: Annotated[str, typer.Option("--role", help="clerk, approver, auditor or admin.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from standard input."),
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Create a user; the password is asked for (twice), or read from standard input."""
+    from .review import StoreError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _open_store(store) as proposals:
+        try:
+            user = proposals.add_user(name, role, password)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    out.print(f"user {user.name} ({user.role}) created")
+
+
+@users_app.command("list")
+def users_list(store: StoreOption = None, as_json: JsonFlag = False) -> None:
+    """The users, their roles and whether they may log in."""
+    with _open_store(store) as proposals:
+        users = proposals.list_users()
+    if as_json:
+        out.print(
+            json.dumps(
+                [{"name": u.name, "role": u.role, "active": u.active} for u in users],
+                ensure_ascii=False,
+            ),
+            markup=False,
+        )
+        return
+    table = Table("name", "role", "active", title="users")
+    for u in users:
+        table.add_row(u.name, u.role, "yes" if u.active else "no")
+    out.print(table)
+
+
+@users_app.command("token")
+def users_token(
+    name: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    label: Annotated[str, typer.Option("--label", help="What the token is for.")] = "api",
+    store: StoreOption = None,
+) -> None:
+    """Make an API token for the JSON API (printed once; only its hash is kept)."""
+    from .review import StoreError
+
+    with _open_store(store) as proposals:
+        try:
+            token = proposals.create_api_token(name, label)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    out.print(token, markup=False)
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    name: Annotated[str, typer.Argument(help="The user who may no longer log in.")],
+    store: StoreOption = None,
+) -> None:
+    """Stop a user from logging in; their decisions stay in the log."""
+    from .review import StoreError
+
+    with _open_store(store) as proposals:
+        try:
+            proposals.deactivate(name)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    out.print(f"user {name} deactivated")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")
+    ] = 2,
+    loglevel: Annotated[str, typer.Option("--loglevel", help="Celery's log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker: drafts documents and carries out decisions (broker from settings)."""
+    from .workers import run_worker
+
+    run_worker(get_settings(), concurrency=concurrency, loglevel=loglevel)
+
+
+@app.command()
+def beat(
+    loglevel: Annotated[str, typer.Option("--loglevel", help="Celery's log level.")] = "INFO",
+) -> None:
+    """Run Celery beat: polls the AIS for new documents and sweeps approvals left unposted."""
+    from .workers import run_beat
+
+    run_beat(get_settings(), loglevel=loglevel)
+
+
+@app.command()
+def migrate(store: StoreOption = None) -> None:
+    """Create ledgerpilot's store, or upgrade its tables to this version (idempotent)."""
+    from .review import ProposalStore, StoreError
+
+    try:
+        with ProposalStore.create(store or get_settings().default_store_url()) as created:
+            out.print(f"the store at {created.display_url} is up to date")
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    ais: AisOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Serve the approval web UI and its JSON API (OpenAPI at /api/openapi.json).
+
+    Approvals are recorded in the store and handed to the workers through the broker;
+    session cookies are Secure unless LEDGERPILOT_SECURE_COOKIES=false (plain HTTP on
+    localhost only). Put a TLS proxy in front of it anywhere else.
+    """
+    import uvicorn
+
+    settings = get_settings()
+    application = _web_app(_ais_url(ais), store or settings.default_store_url())
+    console.print(f"serving the approval queue on http://{host}:{port}/ (Ctrl-C stops it)")
+    uvicorn.run(application, host=host, port=port, proxy_headers=True, log_level="info")
+
+
+def _web_app(ais_url: str, store_url: str, secure_cookies: bool | None = None) -> Any:
+    """The review app over the store and AIS at these URLs, dispatching to the workers."""
+    import datetime as dt
+
+    from .connectors import open_ais
+    from .review import ProposalStore
+    from .review.web import create_app
+    from .workers import dispatch_decision
+
+    settings = get_settings()
+    try:
+        dispatch = dispatch_decision(settings)
+    except Exception as exc:  # no broker: approvals wait for `ledgerpilot post` or a sweep
+        console.print(f"[yellow]warning:[/] no queue ({exc}); approvals wait for a worker")
+        dispatch = None
+    return create_app(
+        ProposalStore.create(store_url),
+        open_ais(ais_url),
+        dispatch,
+        secure_cookies=settings.secure_cookies if secure_cookies is None else secure_cookies,
+        session_ttl=dt.timedelta(hours=settings.session_hours),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -172,22 +172,44 @@ def test_import_reports_every_bad_line_and_writes_nothing(tmp_path: Path) -> Non
 
 def test_demo_builds_the_company_once(tmp_path: Path) -> None:
     env = {"LEDGERPILOT_DATA_DIR": str(tmp_path / "var")}
-    result = run("demo", env=env, cwd=tmp_path)
+    result = run("demo", "--no-serve", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "demo" / "ais.sqlite").exists()
     assert "pending documents (inbox)" in result.stdout
     right = re.search(r"exactly right per the hidden truth\W+(\d+) of (\d+)", result.stdout)
     assert right is not None, result.stdout
-    assert int(right.group(2)) == 60  # every inbox document was drafted and scored
-    again = run("demo", env=env, cwd=tmp_path)
+    assert int(right.group(2)) == 60  # every inbox document was drafted (by the worker) and scored
+    # The worker's log shows the drafts were its tasks, not done in the demo's own process.
+    log = (tmp_path / "var" / "demo" / "worker.log").read_text()
+    assert log.count("ledgerpilot.draft_document[") >= 60
+    logins = dict(re.findall(r"demo user (\S+), password (\S+)", result.stdout))
+    assert set(logins) == {"demo-clerk", "demo-approver"}
+    again = run("demo", "--no-serve", env=env, cwd=tmp_path)
     assert again.returncode == 0
     assert "Building the demo company" not in again.stdout
+    # A second run drafts nothing twice and gives the demo users new passwords.
+    assert "exactly right per the hidden truth" in again.stdout
+    relogins = dict(re.findall(r"demo user (\S+), password (\S+)", again.stdout))
+    assert relogins["demo-approver"] != logins["demo-approver"]
 
 
 def test_help_texts() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("validate", "import", "export", "synth", "demo"):
+    for command in (
+        "validate",
+        "import",
+        "export",
+        "synth",
+        "demo",
+        "worker",
+        "beat",
+        "web",
+        "review",
+        "post",
+        "users",
+        "migrate",
+    ):
         assert command in result.stdout
 
 
