@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv llamacpp demo test lint format bench clean distclean
+.PHONY: help venv llamacpp demo test lint format bench screenshots clean distclean
 
 # help: list the targets with their one-line descriptions.
 help: ## show this help
@@ -65,6 +65,10 @@ bench: $(STAMP) ## run each benchmarks/bench_*.py with the venv python
 		$(VPY) "$$script"; \
 	done; \
 	[ $$found -eq 1 ] || echo "no benchmarks/bench_*.py scripts yet"
+
+# screenshots: the browser test's pictures of the queue and proposal pages, into docs/.
+screenshots: $(STAMP) ## retake docs/screenshot-*.png with the browser test
+	UPDATE_SCREENSHOTS=1 $(VPY) -m pytest tests/browser -k review_flow
 
 # clean: build outputs and tool caches; keeps .venv and var/ (see distclean).
 clean: ## remove build outputs and caches
