@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -492,6 +492,35 @@ class ProposalStore(UserBook):
             with self._write_engine.begin() as conn:
                 claimed.update(conn.execute(statement).scalars())
         return [doc for doc in ids if doc in claimed]
+
+    def reclaim_stale(
+        self, document_ids: Iterable[str], older_than: dt.timedelta, by: str
+    ) -> builtins.list[str]:
+        """Claim anew, for ``by``, those of ``document_ids`` claimed longer than ``older_than``
+        ago; those moved, in the order given.
+
+        ``poll_ais`` passes documents still pending without an active proposal: their draft
+        task was lost (Redis restarted empty, a worker killed) or waits behind a long
+        backlog, where drafting twice stores nothing twice. One statement per chunk moves
+        each claim, so of two pollers only one gets it.
+        """
+        ids = builtins.list(dict.fromkeys(document_ids))
+        now = utcnow()
+        moved: set[str] = set()
+        ordered = sorted(ids)  # one lock order for every poller, as in claim()
+        for start in range(0, len(ordered), IN_CHUNK):
+            statement = (
+                update(ClaimRow)
+                .where(
+                    ClaimRow.document_id.in_(ordered[start : start + IN_CHUNK]),
+                    ClaimRow.claimed_at <= now - older_than,
+                )
+                .values(claimed_by=by, claimed_at=now)
+                .returning(ClaimRow.document_id)
+            )
+            with self._write_engine.begin() as conn:
+                moved.update(conn.execute(statement).scalars())
+        return [doc for doc in ids if doc in moved]
 
     def unclaim(self, document_ids: Iterable[str]) -> int:
         """Let documents be claimed again (a rejected draft to redo, say); how many were."""

@@ -51,7 +51,6 @@ from .app import (
     RetryPolicy,
     poll_seconds,
 )
-from .claims import reclaim_stale
 from .runtime import WorkerRuntime, is_transient
 
 logger = get_task_logger(__name__)
@@ -172,7 +171,7 @@ def poll_ais(
         claimed = store.claim(undrafted, by=POLL_AIS)
         fresh = set(claimed)
         older = dt.timedelta(seconds=lost_after_seconds)
-        lost = reclaim_stale(store, [d for d in undrafted if d not in fresh], older, POLL_AIS)
+        lost = store.reclaim_stale([d for d in undrafted if d not in fresh], older, POLL_AIS)
     except Exception as exc:
         if not is_transient(exc):
             raise

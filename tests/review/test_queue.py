@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -145,6 +146,16 @@ def test_a_document_is_claimed_once(store: ProposalStore) -> None:
     assert store.claim([], by="poll:2") == []
     assert store.unclaim(["D-1", "D-9"]) == 1
     assert store.claim(["D-1", "D-2"], by="poll:3") == ["D-1"]
+
+
+def test_only_claims_older_than_the_limit_are_claimed_again(store: ProposalStore) -> None:
+    assert store.claim(["D-1", "D-2"], by="poll:1") == ["D-1", "D-2"]
+    # Claimed just now: a draft may still be on its way, so nothing moves.
+    assert store.reclaim_stale(["D-1", "D-2"], dt.timedelta(minutes=15), by="poll:2") == []
+    # Every claim is older than no time at all; unclaimed documents are not claimed here.
+    moved = store.reclaim_stale(["D-2", "D-1", "D-9"], dt.timedelta(0), by="poll:2")
+    assert moved == ["D-2", "D-1"]
+    assert store.claim(["D-1", "D-9"], by="poll:3") == ["D-9"]
 
 
 def test_claims_at_once_hand_each_document_to_one_poller(url: str, store: ProposalStore) -> None:
