@@ -1090,5 +1090,487 @@ def _web_app(ais_url: str, store_url: str, secure_cookies: bool | None = None) -
     )
 
 
+# ------------------------------------------------------------ training: datasets
+
+dataset_app = typer.Typer(
+    help="Training data from the posted history: posting examples and numeric items.",
+    no_args_is_help=True,
+)
+app.add_typer(dataset_app, name="dataset")
+
+
+def _date_option(value: str | None, option: str) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option} {value!r} is not a date as YYYY-MM-DD") from None
+
+
+@dataset_app.command("build")
+def dataset_build(
+    holdout_from: Annotated[
+        str,
+        typer.Option(
+            "--holdout-from",
+            help="YYYY-MM-DD: examples dated before it are train.jsonl, from it on test.jsonl.",
+        ),
+    ],
+    ais: AisOption = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for train.jsonl, test.jsonl and the data card.")
+    ] = Path("dataset"),
+    task: Annotated[
+        str, typer.Option("--task", help="entry (document -> scheme), scheme, or both.")
+    ] = "both",
+    examples: Annotated[
+        int,
+        typer.Option(
+            "--examples",
+            min=0,
+            help="Earlier documents of the same partner and kind shown in each entry prompt.",
+        ),
+    ] = 1,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokenizer", help="A transformers tokenizer directory to count tokens with."
+        ),
+    ] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", min=1, help="Drop examples longer than this."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Curate supervised examples from the posted history, split by date, with a data card."""
+    from .connectors import ConnectorError, open_ais
+    from .training.dataset import TASKS, build_dataset
+
+    holdout = _date_option(holdout_from, "--holdout-from")
+    tasks = TASKS if task == "both" else (task,)
+    if task != "both" and task not in TASKS:
+        raise _fail(f"--task must be entry, scheme or both, got {task!r}")
+    try:
+        with open_ais(_ais_url(ais)) as connector, _progress() as progress:
+            bars: dict[str, Any] = {}
+
+            def report(stage: str, done: int, total: int | None) -> None:
+                if stage not in bars:
+                    bars[stage] = progress.add_task(stage, total=total)
+                progress.update(bars[stage], completed=done, total=total)
+
+            card = build_dataset(
+                connector,
+                out_dir,
+                holdout,
+                tasks,
+                examples,
+                tokenizer=tokenizer,
+                max_tokens=max_tokens,
+                on_progress=report,
+                source_name=connector.display_url,
+            )
+    except (ConnectorError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        out.print(json.dumps(card, ensure_ascii=False), markup=False)
+        return
+    table = Table("split", *card["tasks"], title=f"examples in {out_dir}")
+    for name, per_task in card["counts"].items():
+        table.add_row(name, *(str(per_task[t]) for t in card["tasks"]))
+    out.print(table)
+    dropped = card["dropped"]["reasons"]
+    out.print(
+        "dropped: "
+        + (", ".join(f"{r} {n}" for r, n in dropped.items()) or "nothing")
+        + f"; lengths in {card['lengths']['unit']}; data card in {out_dir / 'DATACARD.md'}"
+    )
+
+
+@dataset_app.command("numeric")
+def dataset_numeric(
+    ais: AisOption = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", help="Directory for numeric_train.jsonl and numeric_mcq.jsonl."),
+    ] = Path("dataset"),
+    holdout_from: Annotated[
+        str | None,
+        typer.Option(
+            "--holdout-from",
+            help="YYYY-MM-DD: items from earlier documents train, later ones the MCQ "
+            "(default: 1 January of the history's last year).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same items.")] = 0,
+    max_per_kind: Annotated[
+        int | None,
+        typer.Option("--max-per-kind", min=1, help="At most this many items of a kind per file."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Numeric items (masked amounts with distractors, arithmetic) and MCQ from the ledger."""
+    from .connectors import ConnectorError, open_ais
+    from .training.numeric import numeric_data, write_numeric
+
+    holdout = _date_option(holdout_from, "--holdout-from")
+    try:
+        with open_ais(_ais_url(ais)) as connector, _progress() as progress:
+            total = connector.count_history()
+            bar = progress.add_task("reading history", total=total)
+            data = numeric_data(
+                connector.history(),
+                connector.chart(),
+                holdout,
+                seed=seed,
+                max_per_kind=max_per_kind,
+                on_progress=lambda n: progress.update(bar, completed=n),
+            )
+            progress.update(bar, completed=total)
+            summary = write_numeric(data, out_dir, seed)
+    except ConnectorError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        out.print(json.dumps(summary, ensure_ascii=False), markup=False)
+        return
+    table = Table("kind", "numeric_train", "numeric_mcq", title=f"numeric items in {out_dir}")
+    train, mcq = summary["numeric_train"]["by_kind"], summary["numeric_mcq"]["by_kind"]
+    for kind in sorted(set(train) | set(mcq)):
+        table.add_row(kind, str(train.get(kind, 0)), str(mcq.get(kind, 0)))
+    out.print(table)
+    letters = summary["numeric_mcq"]["answers"]
+    out.print(
+        f"split at {summary['holdout_from']}; MCQ answers "
+        + ", ".join(f"{k} {v}" for k, v in letters.items())
+    )
+
+
+# ------------------------------------------------------------ training: train
+
+
+@app.command("train")
+def train_(
+    config: Annotated[
+        Path, typer.Option("--config", help="The training config (TOML; see configs/).")
+    ],
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue from the latest checkpoint in output_dir."),
+    ] = False,
+    max_steps: Annotated[
+        int | None,
+        typer.Option("--max-steps", min=1, help="Override training.max_steps."),
+    ] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", help="Override output_dir.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fine-tune a LoRA adapter on chat JSON Lines (Unsloth on a GPU, PEFT + TRL otherwise).
+
+    Writes the adapter in PEFT's format with a model card and the loss curve to
+    OUTPUT_DIR/adapter. Exit status 2 when the config or the data cannot be used.
+    """
+    from .training.config import ConfigError, load_config
+    from .training.sft import train as run_training
+
+    overrides: dict[str, Any] = {}
+    if resume:
+        overrides["resume"] = True
+    if max_steps is not None:
+        overrides["training.max_steps"] = max_steps
+    if output_dir is not None:
+        overrides["output_dir"] = str(output_dir)
+    try:
+        settings = load_config(config, overrides)
+        result = run_training(settings, show_progress=not as_json)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        out.print(json.dumps(result.as_dict(), ensure_ascii=False), markup=False)
+        return
+    table = Table("figure", "value", title=f"trained with {result.backend}")
+    for key in ("global_step", "first_loss", "final_loss", "eval_loss", "seconds"):
+        value = getattr(result, key)
+        table.add_row(key, "n/a" if value is None else f"{value:.4g}")
+    table.add_row("resumed from", str(result.resumed_from or "-"))
+    out.print(table)
+    out.print(f"adapter: {result.adapter_dir}  (model card: {result.model_card.name})")
+
+
+# ------------------------------------------------------------ training: merge, serve, mcq, synth
+
+
+AdapterSpecs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--adapter", help="NAME=PATH of a PEFT LoRA adapter directory; repeat for several."
+    ),
+]
+
+
+@app.command()
+def merge(
+    base: Annotated[Path, typer.Option("--base", help="The base model directory.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="A new directory for the result.")],
+    adapter: AdapterSpecs = None,
+    method: Annotated[
+        str, typer.Option("--method", help="linear, ties, dare_ties, svd or cat.")
+    ] = "linear",
+    weights: Annotated[
+        str | None, typer.Option("--weights", help="One weight per adapter, like 1,1 (default).")
+    ] = None,
+    density: Annotated[
+        float | None,
+        typer.Option("--density", help="ties, dare_ties: the fraction of values kept (0-1]."),
+    ] = None,
+    svd_rank: Annotated[
+        int | None, typer.Option("--svd-rank", help="svd: the rank of the result.")
+    ] = None,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Merge into the base weights: a full model directory."),
+    ] = False,
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="float32, bfloat16 or float16.")
+    ] = "float32",
+    tolerance: Annotated[
+        float | None,
+        typer.Option("--tolerance", help="Largest accepted logit difference in the check."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Combine LoRA modules (domain, numeric) into one adapter, or into the base (--full).
+
+    The saved result is reloaded and must give the combined adapter's logits on a few
+    prompts; exit 1 if it does not.
+    """
+    from .training.merge import MergeCheckFailed, MergeError, merge_adapters, parse_weights
+    from .training.serve import ServeError, parse_modules
+
+    try:
+        modules = parse_modules(adapter or [])
+        chosen = parse_weights(weights or ",".join("1" * len(modules)), len(modules))
+        with console.status("merging") as status:
+            result = merge_adapters(
+                base,
+                modules,
+                method,
+                chosen,
+                out_dir,
+                density=density,
+                full=full,
+                svd_rank=svd_rank,
+                dtype=dtype,
+                tolerance=tolerance,
+                on_step=lambda text: status.update(text),
+            )
+    except (MergeError, ServeError) as exc:
+        raise _fail(str(exc)) from None
+    except MergeCheckFailed as exc:
+        raise _fail(str(exc), code=1) from None
+    if as_json:
+        out.print(json.dumps(result.as_dict()), markup=False)
+        return
+    what = "model (merged into the base)" if full else "adapter"
+    out.print(f"combined {', '.join(result.modules)} with {method}: {what} in {result.out_dir}")
+    out.print(
+        f"check: reloaded logits differ by at most {result.max_abs_diff:.3g} "
+        f"(tolerance {result.tolerance:g}) on {result.prompts} prompts; "
+        f"{method} is {result.from_exact:.3g} from the exact sum of the modules"
+    )
+    for note in result.notes:
+        out.print(f"note: {note}")
+
+
+@app.command("serve-model")
+def serve_model(
+    base: Annotated[str, typer.Option("--base", help="The base (or merged) model directory.")],
+    adapter: AdapterSpecs = None,
+    port: Annotated[int, typer.Option("--port", help="The server's port.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "0.0.0.0",
+    served_model_name: Annotated[
+        str | None,
+        typer.Option("--served-model-name", help="The base model's name (default: its directory)."),
+    ] = None,
+    max_model_len: Annotated[
+        int | None, typer.Option("--max-model-len", help="Context length to serve.")
+    ] = None,
+    structured_backend: Annotated[
+        str,
+        typer.Option("--structured-backend", help="vLLM's structured-outputs engine."),
+    ] = "xgrammar",
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the command instead of running it.")
+    ] = False,
+) -> None:
+    """Start vLLM's OpenAI-compatible server with the LoRA adapter(s) (or print the command).
+
+    The API key (LEDGERPILOT_LLM_API_KEY) is passed as VLLM_API_KEY. Exit 2 where vLLM
+    cannot run, with the alternatives.
+    """
+    from .training.serve import (
+        ALTERNATIVES,
+        ServeError,
+        exec_server,
+        parse_modules,
+        vllm_command,
+        vllm_unavailable,
+    )
+
+    settings = get_settings()
+    try:
+        command = vllm_command(
+            base,
+            parse_modules(adapter or []),
+            port=port,
+            host=host,
+            served_model_name=served_model_name,
+            api_key=settings.llm_api_key,
+            max_model_len=max_model_len,
+            structured_backend=structured_backend,
+        )
+    except ServeError as exc:
+        raise _fail(str(exc)) from None
+    if print_only:
+        out.print(command.shell(), markup=False)
+        if command.env:
+            console.print("(the API key goes in VLLM_API_KEY, from LEDGERPILOT_LLM_API_KEY)")
+        console.print("the llm backend's settings for this server:")
+        for key, value in command.settings().items():
+            console.print(f"  {key}={value}", markup=False)
+        return
+    reason = vllm_unavailable()
+    if reason is not None:
+        console.print(f"[bold red]error:[/] vLLM cannot run here: {reason}.")
+        console.print(ALTERNATIVES, markup=False)
+        raise typer.Exit(2)
+    console.print(f"starting: {command.shell()}", markup=False)
+    exec_server(command)
+
+
+@app.command("eval-mcq")
+def eval_mcq(
+    model: Annotated[Path, typer.Option("--model", help="The base model directory.")],
+    data: Annotated[Path, typer.Option("--data", help="MCQ JSON Lines in the FinEval layout.")],
+    adapter: Annotated[
+        list[Path] | None,
+        typer.Option("--adapter", help="A PEFT adapter merged in for the second run; repeat."),
+    ] = None,
+    shots: Annotated[
+        int, typer.Option("--shots", min=0, help="Solved examples shown (not scored).")
+    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Which questions become examples.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Multiple-choice accuracy (numeric vs non-numeric), with and without the adapters."""
+    from .training.mcq import MCQError, evaluate
+
+    try:
+        with _progress() as progress:
+            tasks: dict[str, Any] = {}
+
+            def show(label: str, n: int, total: int) -> None:
+                if label not in tasks:
+                    tasks[label] = progress.add_task(label, total=total)
+                progress.update(tasks[label], completed=n)
+
+            report = evaluate(model, data, adapter or [], shots, seed, show)
+    except MCQError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot load the model: {exc}") from None
+    if as_json:
+        out.print(json.dumps(report), markup=False)
+        return
+    table = Table("run", "overall", "numeric", "non-numeric", title=f"MCQ, {shots}-shot")
+
+    def cell(part: dict[str, Any]) -> str:
+        if part["accuracy"] is None:
+            return "-"
+        return f"{part['accuracy']:.1%} ({part['correct']}/{part['questions']})"
+
+    for run in report["runs"]:
+        table.add_row(
+            run["label"], cell(run["overall"]), cell(run["numeric"]), cell(run["non_numeric"])
+        )
+    out.print(table)
+    out.print(f"scoring: {report['scoring']}")
+    if "adapter_effect" in report:
+        effect = ", ".join(
+            f"{k} {v:+.1%}" for k, v in report["adapter_effect"].items() if v is not None
+        )
+        out.print(f"adapters' effect: {effect}")
+
+
+@app.command("synth-entries")
+def synth_entries(
+    kind: Annotated[str, typer.Option("--kind", help="The document kind to write.")],
+    count: Annotated[int, typer.Option("--count", min=1, help="Documents to ask for.")],
+    backend: Annotated[
+        str,
+        typer.Option("--backend", help="llm (LEDGERPILOT_LLM_*) or local (LEDGERPILOT_LOCAL_*)."),
+    ] = "local",
+    ais: AisOption = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="JSON Lines file for the kept documents.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
+    temperature: Annotated[
+        float, typer.Option("--temperature", help="Sampling temperature.")
+    ] = 0.8,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="Tokens per reply at most.")
+    ] = 768,
+    as_json: JsonFlag = False,
+) -> None:
+    """Have the model write new documents with entries; keep only those that validate."""
+    from .agent.backends.base import BackendUnavailable
+    from .agent.backends.factory import BackendNotConfigured
+    from .connectors import ConnectorError, open_ais
+    from .training.synth_entries import make_writer, synthesize
+
+    try:
+        writer = make_writer(backend, get_settings(), temperature, max_tokens)
+        with open_ais(_ais_url(ais)) as connector:
+            chart = connector.chart()
+            history = list(connector.history())
+        with _progress() as progress:
+            task = progress.add_task(f"writing {kind}", total=count)
+            _, report = synthesize(
+                writer,
+                kind,
+                history,
+                chart,
+                count,
+                out=out_file,
+                seed=seed,
+                on_progress=lambda n, _total: progress.update(task, completed=n),
+            )
+    except (BackendNotConfigured, ConnectorError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    except BackendUnavailable as exc:
+        raise _fail(f"the model server is unavailable: {exc}") from None
+    if as_json:
+        out.print(json.dumps(report.as_dict(), ensure_ascii=False), markup=False)
+        return
+    out.print(
+        f"{kind}: {report.kept} kept, {report.rejected} rejected of {report.requested} "
+        f"(rejection rate {report.rejection_rate:.0%})"
+    )
+    if report.reasons:
+        table = Table("violation", "answers", title="why answers were rejected")
+        for code, n in report.reasons.most_common():
+            table.add_row(code, str(n))
+        out.print(table)
+    if report.out:
+        out.print(f"kept documents written to {report.out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
