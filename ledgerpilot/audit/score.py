@@ -1,0 +1,60 @@
+"""Combining the checks' reasons into one ranking an auditor can follow.
+
+An entry's score is the sum of its reasons' weights (``AuditSettings.weights``), each check
+counted once at its strongest reason (a second duplicate of the same entry does not double
+its score). Findings are ranked by score, then by amount (larger first), then by date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from .model import Finding, Reason
+
+
+def score(reasons: Iterable[Reason]) -> float:
+    """The sum over checks of each check's strongest reason's weight."""
+    best: dict[str, float] = {}
+    for r in reasons:
+        best[r.check] = max(best.get(r.check, 0.0), r.weight)
+    return sum(best.values())
+
+
+def ordered(reasons: Iterable[Reason]) -> tuple[Reason, ...]:
+    """Reasons strongest first (then by check name), so the first one says the most."""
+    return tuple(sorted(reasons, key=lambda r: (-r.weight, r.check)))
+
+
+def finding(
+    *,
+    entry: str,
+    document: str,
+    date: dt.date,
+    reasons: Iterable[Reason],
+    partner: str | None,
+    kind: str,
+    amount: Decimal,
+    posted_by: str | None = None,
+    description: str = "",
+) -> Finding:
+    """A finding with its score and its reasons strongest first."""
+    kept = ordered(reasons)
+    return Finding(
+        entry=entry,
+        document=document,
+        date=date,
+        score=score(kept),
+        reasons=kept,
+        partner=partner,
+        kind=kind,
+        amount=amount,
+        posted_by=posted_by,
+        description=description,
+    )
+
+
+def rank(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings by score (highest first), then amount (largest first), date and entry id."""
+    return sorted(findings, key=lambda f: (-f.score, -f.amount, f.date, f.entry))
