@@ -1572,5 +1572,94 @@ def synth_entries(
         out.print(f"kept documents written to {report.out}")
 
 
+# ------------------------------------------------------------ audit
+
+
+@app.command()
+def audit(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for report.html, its charts and findings.csv.")
+    ],
+    ais: AisOption = None,
+    date_from: Annotated[
+        str | None,
+        typer.Option("--from", help="YYYY-MM-DD: first day audited (default: the first entry)."),
+    ] = None,
+    date_to: Annotated[
+        str | None,
+        typer.Option("--to", help="YYYY-MM-DD: last day audited, inclusive (default: the last)."),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option("--top", min=1, help="List only the N highest-scoring findings."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run every audit check over the posted journal and write a ranked report.
+
+    Entries from before --from are the history that rarity and surprise are judged
+    against. Exit status 0 whether or not anything was flagged; 2 when the AIS or the
+    dates cannot be used.
+    """
+    import datetime as dt
+
+    from rich.markup import escape
+
+    from .audit.report import JournalProfile, write_report
+    from .audit.run import audit_ais
+    from .connectors import ConnectorError, open_ais
+
+    since = _date_option(date_from, "--from")
+    last = _date_option(date_to, "--to")
+    if since is not None and last is not None and last < since:
+        raise _fail(f"--to {date_to} is before --from {date_from}")
+    after = None if last is None else last + dt.timedelta(days=1)  # history(): until exclusive
+    try:
+        with open_ais(_ais_url(ais)) as connector, _progress() as progress:
+            task = progress.add_task("auditing entries", total=None)
+            result = audit_ais(
+                connector,
+                since=since,
+                until=last,
+                on_progress=lambda n: progress.update(task, completed=n),
+            )
+            listed = result.findings if top is None else result.findings[:top]
+            profile = JournalProfile.of(
+                connector.history(since=since, until=after), keep=(f.entry for f in listed)
+            )
+    except (ConnectorError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        paths = write_report(result, out_dir, top=top, profile=profile)
+    except OSError as exc:
+        raise _fail(f"cannot write the report into {out_dir}: {exc.strerror or exc}") from None
+    if as_json:
+        body = result.as_json()
+        if top is not None:
+            body["findings"] = body["findings"][:top]
+        out.print(json.dumps(body, ensure_ascii=False, default=str), markup=False)
+        return
+    shown = result.findings if top is None else result.findings[:top]
+    table = Table(
+        "score",
+        "entry",
+        "date",
+        "amount",
+        "checks",
+        title=f"{len(result.findings)} findings in {result.entries_scanned} entries"
+        + (" (the first 20)" if len(shown) > 20 else ""),
+    )
+    for finding in shown[:20]:
+        table.add_row(
+            f"{finding.score:.2f}",
+            escape(finding.entry),
+            finding.date.isoformat(),
+            str(finding.amount),
+            escape(", ".join(finding.checks)),
+        )
+    out.print(table)
+    out.print(f"report written to {paths.html}; every finding in {paths.csv}", markup=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -84,7 +84,7 @@ def poll_seconds(settings: Settings) -> float:
 
 def create_app(settings: Settings, *, retry: RetryPolicy | None = None) -> LedgerpilotCelery:
     """The Celery app for ``settings``, with ledgerpilot's tasks and beat schedule."""
-    from . import tasks
+    from . import audit_task, tasks
 
     broker = broker_url(settings)
     embedded = transport_for(broker)
@@ -124,6 +124,7 @@ def create_app(settings: Settings, *, retry: RetryPolicy | None = None) -> Ledge
         app.conf.broker_transport_options = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
     _prepare_sqlite(result_backend(settings))
     tasks.register(app)
+    audit_task.register(app)
     return app
 
 

@@ -1,0 +1,91 @@
+"""The nightly audit: beat runs every audit check over the last day's postings.
+
+``nightly_audit(day=None)`` (beat, daily at :data:`NIGHTLY_AT`)
+    Audits the entries dated ``day`` (by default yesterday, UTC), with everything before
+    it as the history that rarity and surprise are judged against, and writes the report
+    (``report.html``, its charts, ``findings.csv``) under ``data_dir/audit/<day>/``.
+    Running it twice for a day writes the same report again: idempotent by its output.
+    A transient AIS error is retried with the app's backoff; the report of a day that
+    failed for good can be written later with ``ledgerpilot audit --from DAY --to DAY``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from celery import Task
+from celery.schedules import crontab
+
+from .app import QUEUE, LedgerpilotCelery
+from .runtime import is_transient
+
+if TYPE_CHECKING:
+    from ledgerpilot.config import Settings
+
+NIGHTLY_AUDIT = "ledgerpilot.nightly_audit"
+"""The task's name, as the broker carries it."""
+NIGHTLY_AT = crontab(hour=2, minute=15)
+"""When beat runs it (UTC): after midnight, once the day's postings are in."""
+
+
+def report_dir(settings: Settings, day: dt.date) -> Path:
+    """Where the report of ``day`` goes: ``data_dir/audit/<day>/``."""
+    return settings.data_dir / "audit" / day.isoformat()
+
+
+def audit_day(settings: Settings, day: dt.date) -> dict[str, Any]:
+    """Audit the entries dated ``day`` in the settings' AIS and write the report."""
+    # Imported here: matplotlib and the checks are only needed when an audit runs.
+    from ledgerpilot.audit.report import JournalProfile, write_report
+    from ledgerpilot.audit.run import audit_ais
+    from ledgerpilot.connectors import open_ais
+
+    out = report_dir(settings, day)
+    with open_ais(settings.default_ais_url()) as ais:
+        result = audit_ais(ais, since=day, until=day)
+        profile = JournalProfile.of(
+            ais.history(since=day, until=day + dt.timedelta(days=1)),
+            keep=(f.entry for f in result.findings),
+        )
+    paths = write_report(result, out, profile=profile)
+    return {
+        "day": day.isoformat(),
+        "entries_scanned": result.entries_scanned,
+        "findings": len(result.findings),
+        "report": str(paths.html),
+    }
+
+
+def nightly_audit(self: Task[Any, Any], day: str | None = None) -> dict[str, Any]:
+    """Audit ``day`` (ISO date; yesterday, UTC, by default); see the module's docstring."""
+    app = cast(LedgerpilotCelery, self.app)
+    when = dt.date.fromisoformat(day) if day else dt.datetime.now(dt.UTC).date() - dt.timedelta(1)
+    try:
+        return audit_day(app.options.settings, when)
+    except Exception as exc:
+        retry = app.options.retry
+        if not is_transient(exc) or self.request.retries >= retry.max_retries:
+            raise
+        delay = min(retry.first_delay * 2**self.request.retries, retry.max_delay)
+        raise self.retry(
+            exc=exc,
+            countdown=delay * (1 + 0.2 * random.random()),
+            args=(when.isoformat(),),
+            max_retries=retry.max_retries,
+        ) from exc
+
+
+def register(app: LedgerpilotCelery) -> None:
+    """Register the task on ``app`` and put it on beat's schedule."""
+    app.task(name=NIGHTLY_AUDIT, bind=True)(nightly_audit)
+    app.conf.beat_schedule = {
+        **app.conf.beat_schedule,
+        "nightly-audit": {
+            "task": NIGHTLY_AUDIT,
+            "schedule": NIGHTLY_AT,
+            "options": {"queue": QUEUE},
+        },
+    }
