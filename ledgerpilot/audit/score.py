@@ -2,7 +2,10 @@
 
 An entry's score is the sum of its reasons' weights (``AuditSettings.weights``), each check
 counted once at its strongest reason (a second duplicate of the same entry does not double
-its score). Findings are ranked by score, then by amount (larger first), then by date.
+its score). Checks that measure the same thing from different angles form a family that
+counts once, at its strongest member: an account combination never seen, rarely seen and
+surprising for the partner and kind is one signal, not three. Findings are ranked by
+score, then by amount (larger first), then by date.
 """
 
 from __future__ import annotations
@@ -14,11 +17,20 @@ from decimal import Decimal
 from .model import Finding, Reason
 
 
+FAMILIES = {
+    "unseen_combination": "account_novelty",
+    "rare_combination": "account_novelty",
+    "surprise": "account_novelty",
+}
+"""Checks that count once together (check -> family); the others are their own family."""
+
+
 def score(reasons: Iterable[Reason]) -> float:
-    """The sum over checks of each check's strongest reason's weight."""
+    """The sum over check families of each family's strongest reason's weight."""
     best: dict[str, float] = {}
     for r in reasons:
-        best[r.check] = max(best.get(r.check, 0.0), r.weight)
+        family = FAMILIES.get(r.check, r.check)
+        best[family] = max(best.get(family, 0.0), r.weight)
     return sum(best.values())
 
 

@@ -76,6 +76,14 @@ def test_score_counts_each_check_once_at_its_strongest() -> None:
         Reason("benford", "in account 4000", 0.25),
     ]
     assert score(reasons) == 3.5
+    # Never seen, rare and surprising: one signal about the account combination, not three.
+    novelty = [
+        Reason("unseen_combination", "never used for the kind", 2.0),
+        Reason("surprise", "9 bits", 1.5),
+        Reason("rare_combination", "used twice", 1.0),
+    ]
+    assert score(novelty) == 2.0
+    assert score([*novelty, Reason("vat_arithmetic", "tax 25 % of net", 3.0)]) == 5.0
     day = dt.date(2024, 1, 2)
     small = finding(
         entry="E1",
