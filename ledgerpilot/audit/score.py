@@ -16,7 +16,6 @@ from decimal import Decimal
 
 from .model import Finding, Reason
 
-
 FAMILIES = {
     "unseen_combination": "account_novelty",
     "rare_combination": "account_novelty",
