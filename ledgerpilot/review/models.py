@@ -394,14 +394,6 @@ class DecisionResult:
     applied: bool
     """False when the proposal stood so already (approving an approved proposal, say)."""
 
-    def as_json(self) -> dict[str, Any]:
-        """The result as JSON."""
-        return {
-            "proposal": self.proposal.as_json(),
-            "decision": None if self.decision is None else self.decision.as_json(),
-            "applied": self.applied,
-        }
-
 
 @dataclass(frozen=True)
 class User:
@@ -422,15 +414,6 @@ class User:
     def can(self, action: str) -> bool:
         """Whether this user, active and in this role, may do ``action``."""
         return self.active and can(self.role, action)
-
-    def as_json(self) -> dict[str, Any]:
-        """The user as JSON."""
-        return {
-            "name": self.name,
-            "role": self.role,
-            "active": self.active,
-            "created_at": self.created_at.isoformat(),
-        }
 
 
 @dataclass(frozen=True)
@@ -457,15 +440,3 @@ class AccessRecord:
             status_code=row.status_code,
             detail=row.detail,
         )
-
-    def as_json(self) -> dict[str, Any]:
-        """The record as JSON."""
-        return {
-            "id": self.id,
-            "at": self.at.isoformat(),
-            "user": self.user,
-            "method": self.method,
-            "path": self.path,
-            "status_code": self.status_code,
-            "detail": self.detail,
-        }

@@ -120,18 +120,8 @@ class DecisionOut(BaseModel):
 
     @classmethod
     def of(cls, d: StoredDecision) -> DecisionOut:
-        """The JSON form of a logged decision."""
-        return cls(
-            id=d.id,
-            at=d.at,
-            user=d.user,
-            action=d.action,
-            reason=d.reason,
-            before=d.before,
-            after=d.after,
-            backend=d.backend,
-            model=d.model,
-        )
+        """The JSON form of a logged decision (the record's fields, by name)."""
+        return cls.model_validate(d, from_attributes=True)
 
 
 class ProposalDetail(ProposalOut):
@@ -299,13 +289,5 @@ class AccessOut(BaseModel):
 
     @classmethod
     def of(cls, r: AccessRecord) -> AccessOut:
-        """The JSON form of an access record."""
-        return cls(
-            id=r.id,
-            at=r.at,
-            user=r.user,
-            method=r.method,
-            path=r.path,
-            status_code=r.status_code,
-            detail=r.detail,
-        )
+        """The JSON form of an access record (the record's fields, by name)."""
+        return cls.model_validate(r, from_attributes=True)
