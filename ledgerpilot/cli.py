@@ -596,7 +596,8 @@ def _draft_demo_inbox(ais_url: str, store_url: str, env: dict[str, str], worker:
     )
     with open_ais(ais_url) as connector, ProposalStore.create(store_url) as proposals:
         pending = [d.id for d in connector.pending_documents()]
-        todo = [d for d in pending if d not in proposals.active_among(pending)]
+        drafted = proposals.active_among(pending)
+        todo = [d for d in pending if d not in drafted]
         for document_id in todo:
             celery.send_task(DRAFT_DOCUMENT, args=(document_id,), queue=QUEUE)
         started = time.monotonic()
@@ -901,14 +902,21 @@ def post(
     Each posting carries its proposal id into the AIS, so running this beside a worker, or
     twice, never writes an entry twice.
     """
+    from .agent.checkpoints import open_checkpointer
+    from .agent.graph import build_graph
     from .agent.settling import settle
     from .connectors import ConnectorError, open_ais
 
     done: dict[str, int] = {}
     try:
-        with open_ais(_ais_url(ais)) as connector, _open_store(store) as proposals:
+        with (
+            open_ais(_ais_url(ais)) as connector,
+            _open_store(store) as proposals,
+            open_checkpointer(proposals.url) as saver,
+        ):
+            graph = build_graph(saver)  # one checkpointer and graph for every posting
             for proposal in proposals.approved_unposted(limit=limit):
-                outcome = settle(proposals, connector, proposal.id)
+                outcome = settle(proposals, connector, proposal.id, graph=graph)
                 status = outcome.proposal.status
                 done[status] = done.get(status, 0) + 1
                 if as_json:
