@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from ledgerpilot.connectors import ReferenceAIS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -275,3 +278,56 @@ def test_eval_reports_metrics_and_the_baseline(company: tuple[str, Path], tmp_pa
     assert (tmp_path / "report" / "report.html").exists()
     bad = run("eval", "--ais", url, "--holdout-from", "01/01/2024")
     assert bad.returncode == 2
+
+
+def test_review_from_the_command_line_then_post(company: tuple[str, Path], tmp_path: Path) -> None:
+    source, _ = company
+    ais_file = tmp_path / "ais.sqlite"
+    shutil.copy(source.removeprefix("sqlite:///"), ais_file)  # posting changes the AIS
+    ais = f"sqlite:///{ais_file}"
+    store = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    env = {"LEDGERPILOT_DATA_DIR": str(tmp_path / "var")}  # the queue's SQLite broker
+    assert run("draft", "--ais", ais, "--store", store, "--json").returncode == 0
+    for name, role in (("ana", "approver"), ("cleo", "clerk")):
+        added = run(
+            "users", "add", name, "--role", role, "--password-stdin", "--store", store,
+            stdin="a long enough password\n",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    users = json.loads(run("users", "list", "--store", store, "--json").stdout)
+    assert {(u["name"], u["role"]) for u in users} == {("ana", "approver"), ("cleo", "clerk")}
+
+    queue = json.loads(run("review", "list", "--store", store, "--json").stdout)
+    assert queue["total"] == 5
+    proposed = [p for p in queue["proposals"] if p["status"] == "proposed"]
+    assert len(proposed) >= 2
+    first, second = proposed[0]["id"], proposed[1]["id"]
+    shown = json.loads(run("review", "show", first, "--store", store, "--json").stdout)
+    assert shown["id"] == first and shown["decisions"] == []
+
+    by_clerk = run("review", "approve", first, "--user", "cleo", "--store", store, env=env)
+    assert by_clerk.returncode == 1  # a clerk may edit, not approve
+    approved = run("review", "approve", first, "--user", "ana", "--store", store, env=env)
+    assert approved.returncode == 0, approved.stderr
+    assert f"proposal {first} is approved, by ana" in approved.stdout
+    again = run("review", "approve", first, "--user", "ana", "--store", store, env=env)
+    assert "nothing to do" in again.stdout
+    rejected = run(
+        "review", "reject", second, "--user", "ana", "--reason", "not ours", "--store", store,
+    )  # fmt: skip
+    assert rejected.returncode == 0, rejected.stderr
+
+    posted = run("post", "--ais", ais, "--store", store, "--json")
+    assert posted.returncode == 0, posted.stderr
+    (line,) = [json.loads(text) for text in posted.stdout.splitlines()]
+    assert line["proposal"] == first and line["status"] == "posted" and line["ais_entry"]
+    assert "nothing approved waits" in run("post", "--ais", ais, "--store", store).stdout
+    log = json.loads(run("review", "show", first, "--store", store, "--json").stdout)
+    assert [(d["user"], d["action"]) for d in log["decisions"]] == [
+        ("ana", "approve"),
+        ("ana", "post"),
+    ]
+    with ReferenceAIS(ais) as connector:
+        document = connector.get_document(shown["document"])
+    assert document is not None and document.entry is not None
+    assert document.entry.id == line["ais_entry"]
