@@ -1669,5 +1669,20 @@ def audit(
     out.print(f"report written to {paths.html}; every finding in {paths.csv}", markup=False)
 
 
+# >>> ais (issue 7: ais check, --mapping)
+# <<< ais (issue 7: ais check, --mapping)
+
+# >>> ask (issue 9: ask)
+# <<< ask (issue 9: ask)
+
+# >>> human eval (issue 9: eval human, human-sample, human-import)
+# <<< human eval (issue 9: eval human, human-sample, human-import)
+
+# >>> audit web (issue 6)
+# <<< audit web (issue 6)
+
+# >>> train decode (issue 5)
+# <<< train decode (issue 5)
+
 if __name__ == "__main__":  # pragma: no cover
     app()
