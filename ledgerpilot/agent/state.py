@@ -134,7 +134,7 @@ def no_recall(document: Document) -> list[Document]:
 
 
 class DraftAIS(Protocol):
-    """What the graph needs of an AIS connector (:class:`~ledgerpilot.connectors.ReferenceAIS`)."""
+    """What the graph needs of an AIS connector (any :class:`~ledgerpilot.connectors.AIS`)."""
 
     def get_document(self, external_id: str) -> Document | None:
         """The document with this id, or ``None``."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ledgerpilot.ledger import ChartOfAccounts, Document, JournalEntry
@@ -77,7 +78,13 @@ class AIS(Protocol):
 
     def __enter__(self) -> Any: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
 
 
 Severity = Literal["error", "warning", "info"]

@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.engine import make_url
 
-from ledgerpilot.ledger import ChartOfAccounts, Document, JournalEntry
+from ledgerpilot.ledger import AccountType, ChartOfAccounts, Document, JournalEntry
 
+from .base import CheckItem, CheckReport
 from .bulk import write_chart
 from .database import WRITE, make_engine
-from .errors import AISNotFound, database_errors
+from .errors import AISNotFound, ConnectorError, database_errors
 from .loading import LoadReport, load_documents
 from .migrations import current_revision, head_revision, upgrade
 from .posting import PostingResult, post_entry
@@ -211,6 +212,66 @@ class ReferenceAIS:
         with database_errors("counting document lines"), self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(document_lines)).scalar_one())
 
+    # ------------------------------------------------------------ checking
+
+    def check(self) -> CheckReport:
+        """What this AIS lacks: the schema and its revision, counts, untyped accounts, history.
+
+        Never raises for a lack; an unreachable database is an error item.
+        """
+        items: list[CheckItem] = []
+        try:
+            self.check_schema()
+            with database_errors("checking the AIS"):
+                revision = current_revision(self.engine)
+            facts = self.summary()
+            chart = self.chart()
+        except ConnectorError as error:
+            items.append(CheckItem("error", "schema", str(error)))
+            return CheckReport(self.display_url, "reference", tuple(items))
+        items.append(
+            CheckItem(
+                "info",
+                "schema",
+                f"reference schema at revision {revision}"
+                if revision
+                else "reference schema made before revisions were kept",
+            )
+        )
+        items.append(
+            CheckItem(
+                "info",
+                "counts",
+                f"{facts.accounts} accounts, {facts.partners} partners, {facts.posted} posted "
+                f"documents ({facts.journal_lines} journal lines), {facts.pending} pending",
+            )
+        )
+        if not facts.accounts:
+            items.append(CheckItem("error", "accounts", "the chart of accounts is empty"))
+        untyped = [a for a in chart.accounts if a.postable and not isinstance(a.type, AccountType)]
+        if untyped:
+            shown = ", ".join(f"{a.code} (type {a.type!r})" for a in untyped[:5])
+            items.append(
+                CheckItem(
+                    "warning",
+                    "accounts",
+                    f"{len(untyped)} postable account(s) without a type ledgerpilot knows: {shown}"
+                    f"{' ...' if len(untyped) > 5 else ''}",
+                )
+            )
+        if not facts.posted:
+            items.append(
+                CheckItem(
+                    "warning",
+                    "history",
+                    "no posting history: the memory backend, eval, audit and dataset build "
+                    "have nothing to learn from",
+                )
+            )
+        if not facts.pending:
+            items.append(CheckItem("info", "pending", "no document is pending"))
+        return CheckReport(self.display_url, "reference", tuple(items))
+
     # ------------------------------------------------------------ writing
 
     def post_entry(
@@ -254,11 +315,12 @@ class ReferenceAIS:
             )
 
 
-def open_ais(url: str) -> ReferenceAIS:
-    """Open an existing AIS; raise :class:`~.errors.AISNotFound` when there is none at ``url``.
+def open_reference(url: str) -> ReferenceAIS:
+    """Open an existing reference AIS; raise :class:`~.errors.AISNotFound` when there is none.
 
     Never creates anything: a missing SQLite file, a missing PostgreSQL database and a
-    database without the reference schema are all reported.
+    database without the reference schema are all reported. (:func:`~.opening.open_ais`
+    opens any AIS: this one, Tryton, or a schema described by a mapping.)
     """
     ais = ReferenceAIS(url)
     try:

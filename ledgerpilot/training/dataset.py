@@ -8,6 +8,8 @@ Two tasks, both in chat form (``messages`` with system, user and assistant turns
   entry, so the served model sees what it was trained on. By default each prompt shows the
   one latest earlier document of the same partner and kind as its example (as the backends
   show retrieved examples), which keeps the prompt compact; ``examples=0`` leaves them out.
+  ``compact=True`` uses the backends' compact prompt (short system message, chart only from
+  the example), for small models and short sequences.
 * ``scheme``: the posting scheme of a kind of document of a partner in a year, with the
   basis of each line's amount (see :mod:`.scheme_task`).
 
@@ -53,7 +55,7 @@ Progress = Callable[[str, int, int | None], None]
 
 
 class HistorySource(Protocol):
-    """What curation reads: an AIS connector such as :class:`~ledgerpilot.connectors.ReferenceAIS`."""
+    """What curation reads: any AIS connector (:class:`~ledgerpilot.connectors.AIS`)."""
 
     def chart(self) -> ChartOfAccounts: ...
 
@@ -153,9 +155,10 @@ def entry_example(
     chart: ChartOfAccounts,
     examples: Sequence[Document] = (),
     max_chars: int = DEFAULT_MAX_CHARS,
+    compact: bool = False,
 ) -> Example:
     """The ``entry`` example of a posted document: the backends' prompt -> its posted scheme."""
-    prompt = build_prompt(document, chart, examples, max_chars=max_chars)
+    prompt = build_prompt(document, chart, examples, max_chars=max_chars, compact=compact)
     return Example(
         messages=tuple(prompt.messages(render_scheme(document))),
         task="entry",
@@ -195,11 +198,13 @@ def curate(
     examples: int = DEFAULT_EXAMPLES,
     max_chars: int = DEFAULT_MAX_CHARS,
     on_progress: Progress | None = None,
+    compact: bool = False,
 ) -> Dataset:
     """Read the whole posted history once and curate the examples of ``tasks``, split by date.
 
     ``examples``: earlier documents of the same partner and kind shown in each entry prompt
-    (0 for none). ``max_chars`` is the prompt budget of :func:`build_prompt`. Raises
+    (0 for none). ``max_chars`` is the prompt budget of :func:`build_prompt`, ``compact``
+    its short form. Raises
     ``ValueError`` for an unknown task or a negative ``examples``.
     """
     unknown = sorted(set(tasks) - set(TASKS))
@@ -238,7 +243,7 @@ def curate(
         key = (partner, document.kind)
         if "entry" in tasks:
             shown = list(earlier.get(key, ()))[::-1]  # the latest first, as retrieval ranks
-            made.append(entry_example(document, chart, shown, max_chars))
+            made.append(entry_example(document, chart, shown, max_chars, compact))
             if examples:
                 earlier.setdefault(key, deque(maxlen=examples)).append(document)
         if "scheme" in tasks:
@@ -308,6 +313,7 @@ def build_dataset(
     max_tokens: int | None = None,
     on_progress: Progress | None = None,
     source_name: str = "",
+    compact: bool = False,
 ) -> dict[str, Any]:
     """Curate, measure, cut to ``max_tokens``, and write train.jsonl, test.jsonl and the data card.
 
@@ -318,7 +324,9 @@ def build_dataset(
     from .datacard import LengthMeter, data_card, write_card
 
     started = time.monotonic()
-    dataset = curate(source, holdout_from, tasks, examples, on_progress=on_progress)
+    dataset = curate(
+        source, holdout_from, tasks, examples, on_progress=on_progress, compact=compact
+    )
     meter = LengthMeter.load(tokenizer)
     everything = dataset.train + dataset.test
     lengths = meter.measure(everything, on_progress)

@@ -31,7 +31,7 @@ from ledgerpilot.agent.backends.base import Backend, BackendUnavailable, DraftRe
 from ledgerpilot.agent.backends.memory import MemoryBackend
 from ledgerpilot.agent.policy import RoutingPolicy, decide
 from ledgerpilot.agent.recall import HistoryIndex
-from ledgerpilot.connectors import ReferenceAIS
+from ledgerpilot.connectors import AIS
 from ledgerpilot.ledger import ChartOfAccounts, Document, EntryLine, PostingScheme, Violation
 from ledgerpilot.ledger import validate as validate_scheme
 
@@ -128,7 +128,7 @@ def draft_in_process(
 
 
 def run_eval(
-    ais: ReferenceAIS,
+    ais: AIS,
     holdout_from: dt.date,
     backend_name: str,
     make_backend: MakeBackend | None = None,
@@ -336,7 +336,7 @@ def _pair_scheme(doc: Document, pairs: Sequence[tuple[str, str]]) -> PostingSche
 
 
 def _baseline(
-    ais: ReferenceAIS,
+    ais: AIS,
     holdout_from: dt.date,
     held_out: Sequence[Document],
     chart: ChartOfAccounts,

@@ -28,8 +28,9 @@ from ledgerpilot.agent.checkpoints import unavailable as checkpoints_unavailable
 from ledgerpilot.agent.drafting import DraftingAIS
 from ledgerpilot.agent.graph import DraftGraph, build_graph
 from ledgerpilot.agent.recall import HistoryIndex
+from ledgerpilot.agent.settling import SettlingElsewhere
 from ledgerpilot.agent.state import DraftSettings
-from ledgerpilot.connectors import ConnectorUnavailable, PostingResult, ReferenceAIS, open_ais
+from ledgerpilot.connectors import AIS, ConnectorUnavailable, PostingResult, open_ais
 from ledgerpilot.connectors.errors import is_transient as is_transient_database_error
 from ledgerpilot.ledger import ChartOfAccounts, Document, JournalEntry
 from ledgerpilot.review import ProposalStore
@@ -45,8 +46,9 @@ AFTER_AIS_COMMIT = "after_ais_commit"
 
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` says that a database, the AIS or the model server is unavailable
-    right now (worth a retry), not that the work itself is wrong."""
-    if isinstance(error, (ConnectorUnavailable, BackendUnavailable)):
+    right now, or that another process is settling the same proposal (worth a retry), not
+    that the work itself is wrong."""
+    if isinstance(error, (ConnectorUnavailable, BackendUnavailable, SettlingElsewhere)):
         return True
     if isinstance(error, sa_exc.DBAPIError):
         return is_transient_database_error(error)
@@ -64,7 +66,7 @@ class WorkerRuntime:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._store: ProposalStore | None = None
-        self._ais: ReferenceAIS | None = None
+        self._ais: AIS | None = None
         self._backend: tuple[Backend, ChartOfAccounts] | None = None
         self._posted = -1
         self._checked = 0.0
@@ -134,10 +136,10 @@ class WorkerRuntime:
             self._ais.close()
         self._store = self._ais = None
 
-    def _connector(self) -> ReferenceAIS:
+    def _connector(self) -> AIS:
         self._own()
         if self._ais is None:
-            self._ais = open_ais(self.settings.default_ais_url())
+            self._ais = open_ais(self.settings.default_ais_url(), self.settings.ais_mapping)
         return self._ais
 
     def _own(self) -> None:
@@ -145,8 +147,10 @@ class WorkerRuntime:
         if self._pid != os.getpid():
             self._pid = os.getpid()
             for holder in (self._store, self._ais):
-                if holder is not None:
-                    holder.engine.dispose(close=False)
+                # Every SQL connector keeps its pool as ``engine``; one without has none to drop.
+                engine = getattr(holder, "engine", None)
+                if engine is not None:
+                    engine.dispose(close=False)
             self._store = self._ais = None
             self._backend = None
             self._posted = -1
@@ -163,7 +167,7 @@ class DiesAfterPosting:
     posted once and the store learns of it.
     """
 
-    def __init__(self, ais: ReferenceAIS, marker: Path) -> None:
+    def __init__(self, ais: AIS, marker: Path) -> None:
         self._ais = ais
         self._marker = marker
 
