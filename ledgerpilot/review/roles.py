@@ -2,7 +2,7 @@
 
 A clerk looks at drafts and corrects their lines; an approver approves and rejects them; an
 auditor reads everything, the decision and access logs included; an admin manages users.
-Everyone signed in may look at the queue.
+Everyone signed in may look at the queue and ask the assistant.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "bulk_approve": frozenset({"approver"}),
     "audit": frozenset({"auditor", "admin"}),
     "users": frozenset({"admin"}),
+    "ask": frozenset(ROLES),
 }
 """Each action, and the roles allowed to do it."""
 

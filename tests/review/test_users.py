@@ -37,6 +37,7 @@ def test_what_each_role_may_do() -> None:
         "bulk_approve": ["approver"],
         "audit": ["admin", "auditor"],
         "users": ["admin"],
+        "ask": ["admin", "approver", "auditor", "clerk"],
     }
     assert not can("owner", "view")
     with pytest.raises(ValueError, match="action must be one of view, edit"):

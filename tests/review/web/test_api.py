@@ -106,7 +106,7 @@ def test_whoami_and_the_access_log(app: FastAPI, store: ProposalStore) -> None:
         "name": "audrey",
         "role": "auditor",
         "via": "session",
-        "may": ["view", "audit"],
+        "may": ["view", "audit", "ask"],
     }
     TestClient(app).get("/api/proposals")  # refused: not signed in
     signed_in(app, store, "clara").client.get("/api/access-log")  # refused: a clerk

@@ -211,7 +211,7 @@ def test_api_tokens_need_no_csrf_token_and_a_bad_one_is_not_rescued_by_a_cookie(
         "name": "alice",
         "role": "approver",
         "via": "token",
-        "may": ["view", "edit", "decide", "bulk_approve"],
+        "may": ["view", "edit", "decide", "bulk_approve", "ask"],
     }
     assert client.post(f"/api/proposals/{pid}/approve").status_code == 200
     # A wrong bearer token is refused even with a valid session cookie beside it.
