@@ -40,9 +40,17 @@ def leading_digits(amount: Decimal, count: int = 2) -> int | None:
     ``leading_digits(Decimal("0.0456"), 2) == 45``; an amount with fewer significant digits is
     padded with zeros (``leading_digits(Decimal("7"), 2) == 70``).
     """
-    text = format(abs(amount), "f").replace(".", "").lstrip("0")
+    # The decimal's text without sign, leading zeros and point: its significant digits
+    # (cheaper than formatting it, or than its digit tuple).
+    text = str(amount).lstrip("-0.")
     if not text:
         return None
+    if "E" in text:  # scientific notation (a positive exponent, or a tiny amount)
+        digits = amount.as_tuple().digits
+        if digits[0] == 0:
+            return None
+        text = "".join(map(str, digits))
+    text = text.replace(".", "")
     return int((text + "0" * count)[:count])
 
 

@@ -18,6 +18,7 @@ import datetime as dt
 from collections import Counter, deque
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 
 from ..ledger import ChartOfAccounts, Document, JournalEntry, PostingScheme
 from ..ledger import documents as kinds
@@ -61,7 +62,10 @@ def _reason(settings: AuditSettings, check: str, detail: str, factor: float = 1.
 
 def entry_amount(entry: JournalEntry) -> Decimal:
     """The entry's size: its total debit."""
-    return sum((ln.debit for ln in entry.lines), ZERO)
+    total = ZERO
+    for ln in entry.lines:
+        total += ln.debit
+    return total
 
 
 def is_manual(document: Document) -> bool:
@@ -80,6 +84,7 @@ def describe(document: Document) -> str:
     return ((entry.description if entry else "") or document.text or "").strip()
 
 
+@lru_cache(maxsize=16384)
 def day_category(day: dt.date, country: str) -> str | None:
     """``"Saturday"``, ``"Sunday"``, ``"public holiday"`` or ``None`` for a working day."""
     why = non_working_day(day, country)
@@ -211,6 +216,7 @@ def check_amount(amount: Decimal, settings: AuditSettings) -> list[Reason]:
     return found
 
 
+@lru_cache(maxsize=16384)
 def month_end(day: dt.date) -> dt.date:
     """The last day of ``day``'s month."""
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
@@ -320,25 +326,27 @@ class Duplicates:
     def __init__(self, settings: AuditSettings) -> None:
         self.settings = settings
         self.window = dt.timedelta(days=settings.duplicate_window_days)
+        self.reference_window = dt.timedelta(days=settings.duplicate_reference_days)
         self.recent: deque[tuple[dt.date, tuple[str, str, Decimal], str]] = deque()
         self.by_amount: dict[tuple[str, str, Decimal], list[tuple[dt.date, str]]] = {}
         self.references: dict[tuple[str, str, str], tuple[dt.date, str, Decimal]] = {}
         self.reference_order: deque[tuple[dt.date, tuple[str, str, str]]] = deque()
 
     def _forget(self, day: dt.date) -> None:
-        while self.recent and day - self.recent[0][0] > self.window:
-            _, key, doc_id = self.recent.popleft()
+        recent = self.recent
+        oldest = day - self.window
+        while recent and recent[0][0] < oldest:
+            _, key, doc_id = recent.popleft()
             bucket = self.by_amount.get(key)
             if bucket:
                 bucket[:] = [b for b in bucket if b[1] != doc_id]
                 if not bucket:
                     del self.by_amount[key]
         # Invoice numbers restart every year: a reference is remembered for a while only.
-        while (
-            self.reference_order
-            and (day - self.reference_order[0][0]).days > self.settings.duplicate_reference_days
-        ):
-            _, ref_key = self.reference_order.popleft()
+        order = self.reference_order
+        oldest = day - self.reference_window
+        while order and order[0][0] < oldest:
+            _, ref_key = order.popleft()
             self.references.pop(ref_key, None)
 
     def check(self, document: Document, amount: Decimal) -> list[Reason]:
@@ -389,7 +397,10 @@ class Duplicates:
             return
         self._forget(entry.date)
         key = (document.partner.id, document.kind, amount)
-        self.by_amount.setdefault(key, []).append((entry.date, document.id))
+        bucket = self.by_amount.get(key)
+        if bucket is None:  # not setdefault: it would make a list for every entry
+            bucket = self.by_amount[key] = []
+        bucket.append((entry.date, document.id))
         self.recent.append((entry.date, key, document.id))
         if document.number:
             ref_key = (document.partner.id, document.kind, document.number)
@@ -440,7 +451,9 @@ class Splits:
             usual = usual / seen
         else:
             usual = ZERO
-        parts = self.recent.setdefault(key, deque())
+        parts = self.recent.get(key)
+        if parts is None:
+            parts = self.recent[key] = deque()
         while parts and entry.date - parts[0][0] > self.window:
             parts.popleft()
         if amount >= max(thresholds):
@@ -511,7 +524,10 @@ class Users:
         if not user:
             return
         self.count[user] += 1
-        self.accounts.setdefault(user, set()).update(ln.account for ln in entry.lines)
+        touched = self.accounts.get(user)
+        if touched is None:
+            touched = self.accounts[user] = set()
+        touched.update([ln.account for ln in entry.lines])
 
     def rare(self) -> dict[str, int]:
         """Users with at most ``rare_user_max`` postings, once there are enough postings."""

@@ -115,8 +115,12 @@ def holiday_name(day: dt.date, country: str) -> str | None:
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
+@lru_cache(maxsize=16384)
 def non_working_day(day: dt.date, country: str) -> str | None:
-    """Why ``day`` is not a working day (``"Sunday"``, ``"Easter Monday"``), or ``None``."""
+    """Why ``day`` is not a working day (``"Sunday"``, ``"Easter Monday"``), or ``None``.
+
+    Cached: a journal asks about the same few thousand days hundreds of times each.
+    """
     name = holiday_name(day, country)
     if name:
         return f"public holiday ({name})"

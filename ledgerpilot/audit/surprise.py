@@ -59,9 +59,15 @@ class SchemeModel:
         """Learn ``document``'s scheme."""
         if document.partner is not None:
             key = (document.partner.id, document.kind)
-            self.by_partner.setdefault(key, Counter())[scheme] += 1
+            seen = self.by_partner.get(key)
+            if seen is None:  # not setdefault: it would make a Counter for every entry
+                seen = self.by_partner[key] = Counter()
+            seen[scheme] += 1
             self.partner_total[key] += 1
-        self.by_kind.setdefault(document.kind, Counter())[scheme] += 1
+        by_kind = self.by_kind.get(document.kind)
+        if by_kind is None:
+            by_kind = self.by_kind[document.kind] = Counter()
+        by_kind[scheme] += 1
         self.kind_total[document.kind] += 1
 
     def bits(self, document: Document, scheme: Scheme) -> tuple[float, str, int, int] | None:
@@ -110,8 +116,8 @@ class SchemeModel:
         bits, label, count, total = judged
         s = self.settings
         found = []
-        shown = format_scheme(scheme)
         if count == 0:
+            shown = format_scheme(scheme)
             found.append(
                 Reason(
                     "unseen_combination",
@@ -121,6 +127,7 @@ class SchemeModel:
                 )
             )
         elif count / total < s.rare_combination_share:
+            shown = format_scheme(scheme)
             found.append(
                 Reason(
                     "rare_combination",

@@ -9,12 +9,15 @@ the scheme before and after; the migrations add triggers that refuse updates and
 ``users``, ``sessions``, ``api_tokens``: who may sign in, and the hashes (never the tokens)
 of their sessions and API tokens. ``access_log``: every request answered, append-only like
 the decision log. ``claims``: the documents already handed to a drafting worker.
+``audit_runs``, ``audit_findings``, ``audit_reasons``, ``audit_follow_ups``: what each audit
+run found, and what auditors recorded about it (append-only, like the decision log).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -22,17 +25,21 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
+    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ledgerpilot.ledger import Violation
 from ledgerpilot.sqlplumbing import UTCDateTime
@@ -440,3 +447,132 @@ class AccessRecord:
             status_code=row.status_code,
             detail=row.detail,
         )
+
+
+# ------------------------------------------------------------ audit runs and follow-ups
+
+FOLLOW_UP_STATUSES = ("explained", "needs_follow_up", "cleared")
+"""What an auditor records about a finding: explained (a legitimate reason was found and
+noted), needs follow-up (ask someone, get evidence), cleared (tested, nothing wrong)."""
+AUDIT_SOURCES = ("command", "nightly")
+"""Where a stored audit run came from: ``ledgerpilot audit --store`` or the nightly task."""
+
+
+class Amount(TypeDecorator[Decimal]):
+    """An exact amount: ``NUMERIC(20, 4)``, or the decimal's text on SQLite (whose NUMERIC
+    would keep a float)."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(precision=20, scale=4, asdecimal=True)
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(Numeric(20, 4, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"an amount is a Decimal, not a {type(value).__name__}")
+        return f"{value:f}" if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+
+class AuditRunRow(Base):
+    """One audit of the journal: the period, how much was read, a summary per check."""
+
+    __tablename__ = "audit_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(16))
+    ais: Mapped[str] = mapped_column(Text)
+    """The AIS audited (its URL without a password): follow-ups carry over by AIS and entry."""
+    period_from: Mapped[dt.date | None] = mapped_column(Date)
+    period_to: Mapped[dt.date | None] = mapped_column(Date)
+    entries_scanned: Mapped[int] = mapped_column(Integer)
+    finding_count: Mapped[int] = mapped_column(Integer)
+    checks: Mapped[dict[str, Any]] = mapped_column(JsonValue)
+    """Per check: entries it fired on, its description and weight; Benford's verdicts."""
+    report_dir: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"source IN ({_quoted(AUDIT_SOURCES)})", name="source"),
+        Index("ix_audit_runs_created_at", "created_at", "id"),
+    )
+
+
+class AuditFindingRow(Base):
+    """One journal entry a run flagged, at its rank, with the entry as it stood."""
+
+    __tablename__ = "audit_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"))
+    rank: Mapped[int] = mapped_column(Integer)
+    """1 for the highest score: the run's order."""
+    entry_id: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    document_id: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    date: Mapped[dt.date] = mapped_column(Date)
+    score: Mapped[float] = mapped_column(Float)
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    partner: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(64))
+    posted_by: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    entry: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    """The entry's lines (amounts as strings), description, user and posting time, as the
+    run read them; ``None`` when the run did not keep them."""
+
+    __table_args__ = (
+        Index("ix_audit_findings_run_id", "run_id", "rank"),
+        Index("ix_audit_findings_entry_id", "entry_id"),
+    )
+
+
+class AuditReasonRow(Base):
+    """One check that fired on a finding, and why."""
+
+    __tablename__ = "audit_reasons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("audit_findings.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"))
+    """The finding's run, so that a run's findings are filtered and counted by check."""
+    position: Mapped[int] = mapped_column(Integer)
+    check_name: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    weight: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_audit_reasons_finding_id", "finding_id", "position"),
+        Index("ix_audit_reasons_run_id", "run_id", "check_name", "finding_id"),
+    )
+
+
+class AuditFollowUpRow(Base):
+    """What an auditor recorded about a finding: append-only, with who and when."""
+
+    __tablename__ = "audit_follow_ups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("audit_findings.id"))
+    ais: Mapped[str] = mapped_column(Text)
+    entry_id: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    """The finding's AIS and entry: a later run flagging the entry again shows this too."""
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    user_name: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_quoted(FOLLOW_UP_STATUSES)})", name="status"),
+        Index("ix_audit_follow_ups_entry_id", "entry_id", "id"),
+        Index("ix_audit_follow_ups_finding_id", "finding_id", "id"),
+    )

@@ -2,9 +2,11 @@
 
 ``nightly_audit(day=None)`` (beat, daily at :data:`NIGHTLY_AT`)
     Audits the entries dated ``day`` (by default yesterday, UTC), with everything before
-    it as the history that rarity and surprise are judged against, and writes the report
-    (``report.html``, its charts, ``findings.csv``) under ``data_dir/audit/<day>/``.
-    Running it twice for a day writes the same report again: idempotent by its output.
+    it as the history that rarity and surprise are judged against, writes the report
+    (``report.html``, its charts, ``findings.csv``) under ``data_dir/audit/<day>/``, and
+    stores the run in ledgerpilot's store, where auditors see it on the web UI's Audit page.
+    Running it twice for a day writes the same report again and stores a second run (the
+    page shows the newest; what auditors recorded about an entry carries over to it).
     A transient AIS error is retried with the app's backoff; the report of a day that
     failed for good can be written later with ``ledgerpilot audit --from DAY --to DAY``.
 """
@@ -39,23 +41,35 @@ def report_dir(settings: Settings, day: dt.date) -> Path:
 def audit_day(settings: Settings, day: dt.date) -> dict[str, Any]:
     """Audit the entries dated ``day`` in the settings' AIS and write the report."""
     # Imported here: matplotlib and the checks are only needed when an audit runs.
+    from ledgerpilot.audit.reading import entries_of
     from ledgerpilot.audit.report import JournalProfile, write_report
     from ledgerpilot.audit.run import audit_ais
     from ledgerpilot.connectors import open_ais
+    from ledgerpilot.review.audit_store import AuditBook
+    from ledgerpilot.review.store import ProposalStore
 
     out = report_dir(settings, day)
-    with open_ais(settings.default_ais_url()) as ais:
-        result = audit_ais(ais, since=day, until=day)
-        profile = JournalProfile.of(
-            ais.history(since=day, until=day + dt.timedelta(days=1)),
-            keep=(f.entry for f in result.findings),
-        )
+    with open_ais(settings.default_ais_url(), settings.ais_mapping) as ais:
+        profile = JournalProfile()  # the report's charts, counted as the audit reads
+        result = audit_ais(ais, since=day, until=day, on_document=profile.add)
+        after = day + dt.timedelta(days=1)
+        profile.entries = entries_of(ais, (f.entry for f in result.findings), day, after)
+        audited = ais.display_url
     paths = write_report(result, out, profile=profile)
+    with ProposalStore.create(settings.default_store_url()) as store:
+        run = AuditBook(store).save_run(
+            result,
+            source="nightly",
+            ais=audited,
+            entries=profile.entries,
+            report_dir=str(out.resolve()),
+        )
     return {
         "day": day.isoformat(),
         "entries_scanned": result.entries_scanned,
         "findings": len(result.findings),
         "report": str(paths.html),
+        "run": run.id,
     }
 
 

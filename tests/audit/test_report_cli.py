@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from ledgerpilot.audit.report import CSV_COLUMNS
+from ledgerpilot.review.audit_store import AuditBook
+from ledgerpilot.review.store import ProposalStore
 from tests.test_cli import run
 
 
@@ -76,3 +78,28 @@ def test_audit_refuses_bad_input(ais: str, tmp_path: Path) -> None:
     missing = run("audit", "--ais", f"sqlite:///{tmp_path / 'none.sqlite'}", "--out", str(tmp_path))
     assert missing.returncode == 2
     assert not (tmp_path / "report.html").exists()
+
+
+def test_audit_stores_the_run_for_the_auditors_page(ais: str, tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    done = run(
+        "audit", "--ais", ais, "--from", "2025-01-01", "--out", str(tmp_path / "r"), "--json",
+        "--top", "3", "--store", store,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    with ProposalStore(store) as opened:
+        book = AuditBook(opened)
+        stored = book.latest_run()
+        assert stored is not None and stored.id == body["run"]
+        assert (stored.source, stored.entries_scanned) == ("command", body["entries_scanned"])
+        assert stored.report_dir == str((tmp_path / "r").resolve())
+        page = book.findings(stored.id, per_page=1000)
+    # every finding is stored (--top limits the listing only), in the same order, with lines
+    with (tmp_path / "r" / "findings.csv").open(encoding="utf-8", newline="") as handle:
+        assert [f.entry_id for f in page.items] == [r["entry"] for r in csv.DictReader(handle)]
+    assert [f.entry_id for f in page.items[:3]] == [f["entry"] for f in body["findings"]]
+    assert all(f.entry and f.entry["lines"] for f in page.items)
+    table = run("audit", "--ais", ais, "--out", str(tmp_path / "t"), "--store", store)
+    assert table.returncode == 0, table.stderr
+    assert f"stored as audit run {stored.id + 1}" in table.stdout

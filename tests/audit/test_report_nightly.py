@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ledgerpilot.config import Settings
 from ledgerpilot.connectors import ReferenceAIS
+from ledgerpilot.review.audit_store import AuditBook
+from ledgerpilot.review.store import ProposalStore
 from ledgerpilot.synth import generate
 from ledgerpilot.workers.app import create_app
 from ledgerpilot.workers.audit_task import NIGHTLY_AUDIT, audit_day, report_dir
@@ -38,4 +40,13 @@ def test_nightly_audit_writes_the_days_report(tmp_path: Path) -> None:
     assert app.conf.beat_schedule["nightly-audit"]["task"] == NIGHTLY_AUDIT
     assert {"poll-ais", "post-approved"} <= set(app.conf.beat_schedule)
     again = app.tasks[NIGHTLY_AUDIT].apply(args=(day.isoformat(),)).get()
-    assert again == summary
+    assert again == {**summary, "run": summary["run"] + 1}
+    # both runs are in the store, for the auditors' page
+    with ProposalStore(settings.default_store_url()) as store:
+        book = AuditBook(store)
+        assert [r.id for r in book.runs()] == [again["run"], summary["run"]]
+        stored = book.latest_run()
+        assert stored is not None
+        assert (stored.source, stored.period_from, stored.period_to) == ("nightly", day, day)
+        assert stored.finding_count == summary["findings"]
+        assert all(f.entry for f in book.findings(stored.id, per_page=1000).items)

@@ -57,7 +57,7 @@ def test_migrations_create_exactly_the_models_beside_the_checkpoints(url: str) -
     assert differences(url) == []
     engine = create_engine(url)
     try:
-        assert current_revision(engine) == head_revision() == "0002"
+        assert current_revision(engine) == head_revision() == "0003"
     finally:
         engine.dispose()
 

@@ -22,6 +22,7 @@ VERSION_TABLE = "store_schema_version"
 
 TABLES = frozenset(
     {"proposals", "decisions", "users", "sessions", "api_tokens", "access_log", "claims"}
+    | {"audit_runs", "audit_findings", "audit_reasons", "audit_follow_ups"}
 )
 """The tables the store owns; everything else in the database is someone else's."""
 

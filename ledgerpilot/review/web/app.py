@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,11 +24,14 @@ import ledgerpilot
 
 from ..errors import NotAllowed, ProposalNotFound, StoreError, UnknownUser, WrongStatus
 from ..store import ProposalStore
-from . import admin_pages, api, proposal_page, queue_page, signin
+from . import admin_pages, api, ask_page, audit_page, proposal_page, queue_page, signin
 from .auth import Gate, NotSignedIn, Refused
 from .decisions import Dispatch, ReviewDesk
 from .site import Web, is_api, make_templates, render, root
 from .views import ChartCache, Ledger
+
+if TYPE_CHECKING:
+    from ledgerpilot.assistant.service import AskService
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,7 @@ def create_app(
     session_ttl: dt.timedelta = DEFAULT_SESSION_TTL,
     bulk_min_confidence: float = DEFAULT_BULK_MIN_CONFIDENCE,
     chart_ttl_s: float = 300.0,
+    assistant: AskService | None = None,
 ) -> FastAPI:
     """The review app over ``store``.
 
@@ -65,6 +70,7 @@ def create_app(
     ``chart_ttl_s`` seconds); ``dispatch(proposal_id, decision)`` asks the workers to carry
     out a decision once it is recorded (``None``: no workers, approvals wait for
     ``ledgerpilot post``). ``secure_cookies=False`` only for plain HTTP on localhost.
+    ``assistant`` answers the Ask page (``None``: the page says it is not set up).
     """
     app = FastAPI(
         title="ledgerpilot review",
@@ -82,13 +88,14 @@ def create_app(
         templates=make_templates(),
         bulk_min_confidence=bulk_min_confidence,
     )
+    app.state.assistant = assistant
     app.add_middleware(SecurityHeaders)
     app.mount(
         "/static",
         StaticFiles(packages=[("ledgerpilot.review.web", "static")]),
         name="static",
     )
-    for pages in (signin, queue_page, proposal_page, admin_pages):
+    for pages in (signin, queue_page, proposal_page, admin_pages, audit_page, ask_page):
         app.include_router(pages.router)
     app.include_router(api.router)
     _add_error_handlers(app)

@@ -18,6 +18,7 @@ from starlette.routing import Mount
 
 from ledgerpilot.review.store import ProposalStore
 
+from .audit_kit import top_finding
 from .kit import BY_ROLE, PASSWORD, save_proposal, signed_in
 
 ROLES = ("clerk", "approver", "auditor", "admin")
@@ -105,6 +106,24 @@ TABLE: dict[tuple[str, str], tuple[Call, dict[str | None, int]]] = {
         fixed("/access-log"),
         {None: S, "clerk": 403, "approver": 403, "auditor": 200, "admin": 200},
     ),
+    ("GET", "/audit"): (
+        fixed("/audit"),
+        {None: S, "clerk": 403, "approver": 403, "auditor": 200, "admin": 200},
+    ),
+    ("GET", "/audit/findings/{finding_id}"): (
+        Call(False, lambda store, n: (f"/audit/findings/{top_finding(store)}", None)),
+        {None: S, "clerk": 403, "approver": 403, "auditor": 200, "admin": 200},
+    ),
+    ("POST", "/audit/findings/{finding_id}/follow-up"): (
+        Call(
+            True,
+            lambda store, n: (
+                f"/audit/findings/{top_finding(store)}/follow-up",
+                {"status": "cleared", "note": "vouched to the invoice"},
+            ),
+        ),
+        {None: S, "clerk": 403, "approver": 403, "auditor": S, "admin": S},
+    ),
     ("GET", "/users"): (
         fixed("/users"),
         {None: S, "clerk": 403, "approver": 403, "auditor": 403, "admin": 200},
@@ -120,6 +139,16 @@ TABLE: dict[tuple[str, str], tuple[Call, dict[str | None, int]]] = {
     ("POST", "/users/{name}/activate"): (
         Call(True, lambda store, n: (f"/users/{_user(store, n, active=False)}/activate", {})),
         {None: S, "clerk": 403, "approver": 403, "auditor": 403, "admin": S},
+    ),
+    # the Ask page; this app has no assistant: it says so (503 to a question, 404 documents)
+    ("GET", "/ask"): (fixed("/ask"), {None: S, **dict.fromkeys(ROLES, 200)}),
+    ("POST", "/ask"): (
+        fixed("/ask", {"question": "How do I post a phone bill?"}, form=True),
+        {None: S, **dict.fromkeys(ROLES, 503)},
+    ),
+    ("GET", "/ask/documents/{document_id}"): (
+        fixed("/ask/documents/H-1"),
+        {None: S, **dict.fromkeys(ROLES, 404)},
     ),
     ("GET", "/api/openapi.json"): (fixed("/api/openapi.json"), dict.fromkeys(WHO, 200)),
     ("GET", "/api/whoami"): (fixed("/api/whoami"), {None: 401, **dict.fromkeys(ROLES, 200)}),
