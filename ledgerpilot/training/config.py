@@ -13,6 +13,7 @@ A config file has top-level keys for the model and the run, and three tables::
     [lora]
     r = 16
     alpha = 16
+    modules_to_save = []   # e.g. ["embed_tokens"]: trained whole beside the adapters
     ...
 
     [training]
@@ -94,11 +95,21 @@ class LoraConfig(_Section):
         default_factory=lambda: list(QWEN_LINEAR)
     )
     """Module names that get adapters, or ``"all-linear"``."""
+    modules_to_save: list[str] = Field(default_factory=list)
+    """Modules trained whole beside the adapters and saved whole with them (PEFT's
+    ``modules_to_save``), typically ``embed_tokens`` and ``lm_head``: when the tokenizer
+    gained tokens, or when the output layer itself must learn (a random base such as the
+    tiny test model). A name takes every module whose dotted path ends with it. Where the
+    model ties the two (``tie_word_embeddings``: small Qwen models), naming either trains
+    one shared matrix, saved once and merged into both. Each costs vocabulary x hidden
+    parameters of memory and of adapter size."""
 
     @model_validator(mode="after")
     def _some_targets(self) -> LoraConfig:
         if isinstance(self.target_modules, list) and not self.target_modules:
             raise ValueError("target_modules is empty: name the projections to adapt")
+        if any(not name.strip() for name in self.modules_to_save):
+            raise ValueError("modules_to_save has an empty name")
         return self
 
 

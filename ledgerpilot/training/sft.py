@@ -18,6 +18,11 @@ markers where it has them (``assistant_only_loss``) and otherwise a prompt / com
 split of each conversation (``completion_only_loss``), so a stock Qwen2.5 template works
 too. Any local model directory is a base model (nothing is downloaded).
 
+``lora.modules_to_save`` names modules trained whole beside the adapters (embeddings, the
+output layer). A model that ties its input embeddings to its output layer keeps them tied
+(PEFT's ``ensure_weight_tying``): otherwise the trained copy of ``embed_tokens`` would
+leave ``lm_head`` untrained, and a merge would give two different matrices.
+
 :func:`prepare` and :func:`run` are the two halves of :func:`train`, for callers (and
 tests) that want to look at the model between loading and training.
 """
@@ -46,6 +51,8 @@ LOSS_CURVE = "loss_curve.png"
 MODEL_CARD = "README.md"
 RESULT_FILE = "train_result.json"
 ROLES = frozenset({"system", "user", "assistant"})
+EMBEDDING_LAYERS = frozenset({"embed_tokens", "lm_head"})
+"""The names of the input embeddings and the output layer (Qwen2, Llama, Mistral)."""
 _GENERATION_MARKER = re.compile(r"{%-?\s*generation\s*-?%}")
 
 # Where a chat turn of the user and of the assistant starts, per template family: what
@@ -203,6 +210,16 @@ def turn_markers(tokenizer: Any) -> tuple[str, str]:
     )
 
 
+def ties_embeddings(model: Any, modules_to_save: Sequence[str]) -> bool:
+    """True if ``model`` shares its input embeddings with its output layer and one of them is saved.
+
+    Then PEFT must train and save one matrix for both (``ensure_weight_tying``), or the
+    trained copy of ``embed_tokens`` would leave ``lm_head`` as it was.
+    """
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    return tied and any(name.split(".")[-1] in EMBEDDING_LAYERS for name in modules_to_save)
+
+
 def _load_peft(config: TrainConfig, cuda: bool) -> tuple[Any, Any]:
     """The base model wrapped with fresh LoRA adapters (PEFT), and its tokenizer."""
     import torch
@@ -240,6 +257,8 @@ def _load_peft(config: TrainConfig, cuda: bool) -> tuple[Any, Any]:
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
         target_modules=lora.target_modules,
+        modules_to_save=list(lora.modules_to_save) or None,
+        ensure_weight_tying=ties_embeddings(model, lora.modules_to_save),
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -269,6 +288,7 @@ def _load_unsloth(config: TrainConfig) -> tuple[Any, Any]:
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
         target_modules=list(targets),
+        modules_to_save=list(lora.modules_to_save) or None,
         bias="none",
         use_gradient_checkpointing="unsloth" if training.gradient_checkpointing else False,
         random_state=training.seed,

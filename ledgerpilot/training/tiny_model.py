@@ -104,10 +104,14 @@ def build_tiny_model(
     intermediate_size: int = 128,
     max_positions: int = 8192,
     seed: int = 0,
+    initializer_range: float = 0.02,
 ) -> Path:
     """Save a random-weight Qwen2 causal LM and a tokenizer trained on ``corpus`` in ``out_dir``.
 
-    Returns ``out_dir``. Deterministic for a given corpus and seed. Takes a few seconds.
+    ``initializer_range`` is the standard deviation of the random weights: transformers'
+    0.02 suits wide models; about ``hidden_size ** -0.5`` keeps a narrow one's logits and
+    attention scores away from uniform. Returns ``out_dir``. Deterministic for a given
+    corpus and seed. Takes a few seconds.
     """
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
@@ -130,6 +134,7 @@ def build_tiny_model(
         bos_token_id=pad,
         eos_token_id=eos,
         pad_token_id=pad,
+        initializer_range=initializer_range,
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
@@ -167,12 +172,15 @@ def synthetic_corpus(
     return texts
 
 
-def build_test_model(base_dir: str | Path, name: str = "tiny-qwen2") -> Path:
+def build_test_model(
+    base_dir: str | Path, name: str = "tiny-qwen2", initializer_range: float = 0.02
+) -> Path:
     """The test suite's tiny model under ``base_dir``, built once and reused afterwards.
 
     Trained tokenizer from a small synthetic company on the ``hr`` chart (seed 7, one year
-    of 300 documents); random weights. A marker file written last makes a half-built
-    directory (an interrupted run) count as absent.
+    of 300 documents); random weights of standard deviation ``initializer_range`` (give
+    another ``name`` for another value: the directory is reused by name). A marker file
+    written last makes a half-built directory (an interrupted run) count as absent.
     """
     from ..synth import generate
 
@@ -181,6 +189,6 @@ def build_test_model(base_dir: str | Path, name: str = "tiny-qwen2") -> Path:
     if marker.exists():
         return out
     company = generate("hr", years=1, inbox=0, seed=7, per_year=300)
-    build_tiny_model(out, synthetic_corpus(company))
+    build_tiny_model(out, synthetic_corpus(company), initializer_range=initializer_range)
     marker.write_text("ok\n")
     return out
