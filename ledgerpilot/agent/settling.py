@@ -37,6 +37,12 @@ class DecisionError(Exception):
     """A decision that cannot be carried out (unknown proposal, no document to edit)."""
 
 
+class SettlingElsewhere(Exception):
+    """Another process is settling the same proposal at this moment (a ``decide`` task and
+    the sweep, say): its step is the graph's newest checkpoint. Nothing is wrong with the
+    proposal; settle it again later (a worker retries, the sweep comes back)."""
+
+
 @dataclass(frozen=True)
 class DecisionOutcome:
     """What :func:`decide` or :func:`settle` did."""
@@ -96,7 +102,9 @@ def settle(
     it. Any other status: nothing to do.
 
     ``graph``: a graph on a checkpointer of the store's database that the caller keeps
-    open (a worker process), else one is opened for this call.
+    open (a worker process), else one is opened for this call. Raises
+    :class:`SettlingElsewhere` when another process settles the same approval at the same
+    time and has not finished: the store is left approved, to be settled again.
     """
     proposal = _get(store, proposal_id)
     if proposal.status not in ("approved", "rejected"):
@@ -205,6 +213,13 @@ def _post(
         # The approved lines no longer validate (the chart changed since, say).
         found = "; ".join(str(v["message"]) for v in state.get("violations", []))
         return _quarantine(store, proposal, f"the approved lines do not validate now: {found}")
+    if status == "approved":
+        # Resumed by another process at the same time, which has not posted yet: setting
+        # the approval aside here would leave its entry in the AIS with a quarantined
+        # proposal. The posting key keeps the two postings one entry.
+        raise SettlingElsewhere(
+            f"proposal {proposal.id} is being posted by another process; settle it again later"
+        )
     raise UnexpectedState(f"settling an approval left the draft {status!r}")
 
 
