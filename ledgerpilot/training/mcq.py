@@ -147,11 +147,16 @@ def option_loglikelihoods(model: Any, tokenizer: Any, prompt: str) -> dict[str, 
 
     The prompt and each continuation are tokenized apart, so every letter is scored after
     the same prompt tokens; a continuation of several tokens sums their log-probabilities.
-    The prompt is run once; continuations reuse its key-value cache.
+    The prompt starts with the beginning-of-sequence token where the tokenizer adds one
+    (Gemma and Llama read text without it badly). The prompt is run once; continuations
+    reuse its key-value cache.
     """
     import torch
 
     context = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is not None and tokenizer(prompt)["input_ids"][:1] == [bos] and context[:1] != [bos]:
+        context = [bos, *context]
     continuations = [tokenizer(f" {x}", add_special_tokens=False)["input_ids"] for x in LETTERS]
     device = next(model.parameters()).device
     with torch.inference_mode():

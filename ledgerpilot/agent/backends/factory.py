@@ -35,7 +35,12 @@ def _local(settings: Settings) -> Backend:
     from .local import LocalBackend
 
     assert settings.local_model_dir is not None
-    return LocalBackend(settings.local_model_dir, adapters=settings.local_adapters)
+    return LocalBackend(
+        settings.local_model_dir,
+        adapters=settings.local_adapters,
+        compact=settings.local_prompt == "compact",
+        max_examples=settings.local_examples,
+    )
 
 
 def model_backend(settings: Settings) -> Backend | None:
