@@ -57,10 +57,11 @@ format: $(STAMP) ## ruff check --fix and ruff format
 	$(VENV)/bin/ruff format .
 
 # bench: every benchmarks/bench_*.py in turn; speed targets live there, not in tests.
-bench: $(STAMP) ## run each benchmarks/bench_*.py with the venv python
+bench: $(STAMP) ## run each benchmarks/bench_*.py with the venv python (bench_sft: make bench-sft)
 	@set -e; found=0; \
 	for script in benchmarks/bench_*.py; do \
 		[ -e "$$script" ] || continue; \
+		[ "$$script" = benchmarks/bench_sft.py ] && continue; \
 		found=1; \
 		echo "==> $$script"; \
 		$(VPY) "$$script"; \

@@ -63,6 +63,7 @@ _TURN_MARKERS = {
         "<|start_header_id|>user<|end_header_id|>\n\n",
         "<|start_header_id|>assistant<|end_header_id|>\n\n",
     ),  # Llama 3
+    "<start_of_turn>": ("<start_of_turn>user\n", "<start_of_turn>model\n"),  # Gemma
 }
 
 
@@ -205,7 +206,7 @@ def turn_markers(tokenizer: Any) -> tuple[str, str]:
         if token in template:
             return markers
     raise ConfigError(
-        "training.response_only_loss: the chat template is neither ChatML nor Llama 3, so "
+        "training.response_only_loss: the chat template is not ChatML, Llama 3 or Gemma, so "
         "the answers cannot be told from the prompt; set response_only_loss = false"
     )
 
