@@ -17,7 +17,9 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
+
+from sqlalchemy import Engine
 
 from ledgerpilot.ledger import ChartOfAccounts, Document, JournalEntry
 
@@ -85,6 +87,32 @@ class AIS(Protocol):
         tb: TracebackType | None,
         /,
     ) -> None: ...
+
+
+class PooledConnector:
+    """What every connector over one SQLAlchemy engine shares: closing its pool, use in a
+    ``with`` block, and a ``repr`` that names the class and the password-free URL."""
+
+    engine: Engine
+    display_url: Any  # a property of each connector
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.display_url!r})"
 
 
 Severity = Literal["error", "warning", "info"]

@@ -22,7 +22,6 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
@@ -45,7 +44,7 @@ from ledgerpilot.ledger import ChartOfAccounts, Document, JournalEntry, PostingS
 from ledgerpilot.ledger.money import minor_unit
 from ledgerpilot.ledger.validation import check_document_identity
 
-from .base import CheckReport
+from .base import CheckReport, PooledConnector
 from .database import WRITE, make_engine
 from .errors import (
     AISNotFound,
@@ -69,7 +68,7 @@ _LOCK_KEY = zlib.crc32(b"ledgerpilot.post_entry")
 """The PostgreSQL advisory lock that serialises ledgerpilot's posts to one AIS."""
 
 
-class MappedAIS:
+class MappedAIS(PooledConnector):
     """An AIS at a SQLAlchemy URL whose tables a mapping describes."""
 
     def __init__(self, url: str, mapping: AISMapping) -> None:
@@ -85,24 +84,6 @@ class MappedAIS:
         """The URL without its password, and the mapping file."""
         where = make_url(self.url).render_as_string(hide_password=True)
         return f"{where} (mapping {self.mapping.source or self.mapping.mapping.name})"
-
-    def close(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
-
-    def __enter__(self) -> MappedAIS:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"MappedAIS({self.display_url!r})"
 
     # ------------------------------------------------------------ reading
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, func, inspect, select
@@ -17,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from ledgerpilot.ledger import AccountType, ChartOfAccounts, Document, JournalEntry
 
-from .base import CheckItem, CheckReport
+from .base import CheckItem, CheckReport, PooledConnector
 from .bulk import write_chart
 from .database import WRITE, make_engine
 from .errors import AISNotFound, ConnectorError, database_errors
@@ -49,7 +48,7 @@ class AISSummary:
     """Documents per kind, kinds in alphabetical order."""
 
 
-class ReferenceAIS:
+class ReferenceAIS(PooledConnector):
     """An AIS in the reference schema at a SQLAlchemy URL.
 
     ``ReferenceAIS(url)`` opens an existing AIS; :meth:`create` makes (or migrates) one.
@@ -100,24 +99,6 @@ class ReferenceAIS:
                     f"{self.display_url} is at schema revision {revision}, not "
                     f"{head_revision()}; upgrade it with ReferenceAIS.create"
                 )
-
-    def close(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
-
-    def __enter__(self) -> ReferenceAIS:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"ReferenceAIS({self.display_url!r})"
 
     # ------------------------------------------------------------ chart
 

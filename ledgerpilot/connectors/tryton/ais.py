@@ -14,7 +14,6 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, exc, inspect, select
@@ -22,7 +21,7 @@ from sqlalchemy import Engine, exc, inspect, select
 from ledgerpilot.ledger import ChartOfAccounts, Document, JournalEntry, PostingScheme, validate
 from ledgerpilot.ledger.validation import check_document_identity
 
-from ..base import CheckItem, CheckReport
+from ..base import CheckItem, CheckReport, PooledConnector
 from ..database import make_engine
 from ..errors import (
     AISNotFound,
@@ -43,7 +42,7 @@ from . import tables as t
 from .writing import write_move
 
 
-class TrytonAIS:
+class TrytonAIS(PooledConnector):
     """A Tryton database (``account_invoice`` active) at a ``tryton+`` URL; see the module."""
 
     def __init__(self, url: str, post: runtime.PostMode | None = None) -> None:
@@ -67,24 +66,6 @@ class TrytonAIS:
         """The company read and written (``?company=ID``, or the only one)."""
         with self._errors("reading the company"), self.engine.connect() as conn:
             return reading.company(conn, self.target.company)
-
-    def close(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
-
-    def __enter__(self) -> TrytonAIS:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"TrytonAIS({self.display_url!r})"
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
