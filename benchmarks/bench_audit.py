@@ -73,7 +73,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from ledgerpilot.ledger import Document, DocumentLine, EntryLine, JournalEntry
+from ledgerpilot.ledger import AccountType, Document, DocumentLine, EntryLine, JournalEntry
 from ledgerpilot.synth import SyntheticCompany
 
 CENT = Decimal("0.01")
@@ -102,6 +102,12 @@ REPLACED = "replaced"
 
 def month_end(day: dt.date) -> dt.date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def expense_accounts(company: SyntheticCompany) -> frozenset[str]:
+    """The codes of the company's expense accounts."""
+    types = {AccountType.EXPENSE, AccountType.EXPENSE_DIRECT_COST}
+    return frozenset(a.code for a in company.chart.accounts if a.type in types)
 
 
 def entry_key(document: Document) -> str:
@@ -154,6 +160,8 @@ class Injector:
     seed: int
     audit_from: dt.date
     rate: float
+    expense: frozenset[str]
+    """The chart's expense accounts (what a ``local`` anomaly swaps)."""
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -205,10 +213,11 @@ class Injector:
         if doc.kind == "other" and len(entry.lines) == 2 and len(self.manual) < 500:
             self.manual.append(entry)
 
-    @staticmethod
-    def _expense_lines(doc: Document) -> list[EntryLine]:
+    def _expense_lines(self, doc: Document) -> list[EntryLine]:
+        # On the chart's expense accounts: not the VAT lines of an invoice with several VAT
+        # rates (each below the VAT total), which would break its VAT arithmetic too.
         assert doc.entry is not None
-        return [ln for ln in doc.entry.lines if ln.debit and ln.debit != doc.total_tax]
+        return [ln for ln in doc.entry.lines if ln.debit and ln.account in self.expense]
 
     def _inject(self, doc: Document) -> Document | None:
         # The kind injected least so far that fits this document: about as many of each.
@@ -560,7 +569,7 @@ def audit_in_ais(
     from ledgerpilot.audit.run import audit_ais
     from ledgerpilot.connectors import ReferenceAIS
 
-    injector = Injector(seed, audit_from, rate)
+    injector = Injector(seed, audit_from, rate, expense_accounts(company))
     with ReferenceAIS.create(url) as ais:
         if ais.summary().documents:
             raise SystemExit(f"the AIS at {url} is not empty")
@@ -663,7 +672,7 @@ def main() -> None:
     slips = {s.document for s in made.history_slips()}
     generation_s = time.perf_counter() - started
 
-    injector = Injector(args.seed, audit_from, rate)
+    injector = Injector(args.seed, audit_from, rate, expense_accounts(made))
     tally = Counter[str]()
 
     def counted(documents: Iterable[Document]) -> Iterator[Document]:
@@ -715,7 +724,7 @@ def main() -> None:
             print(f"  {count:5}  {combo}")
     if not args.no_baseline:
         encoder = Encoder()
-        again = Injector(args.seed, audit_from, rate)
+        again = Injector(args.seed, audit_from, rate, expense_accounts(made))
         started = time.perf_counter()
         for doc in again.stream(company().history()):
             if doc.date >= audit_from:

@@ -73,6 +73,13 @@ class DigitCounts:
                     digits.append((ln.account, ftd))
         if not digits:
             return ()
+        return self.add_digits(tuple(digits), partner, user)
+
+    def add_digits(self, digits: Digits, partner: str | None, user: str | None) -> Digits:
+        """Count an entry's (account, first two digits) pairs, as :meth:`add` gives them
+        (the SQL path reads them so); ``digits``."""
+        if not digits:
+            return ()
         order = self.order
         pair = self.by_pair.get((partner, user))
         if pair is None:
@@ -96,7 +103,7 @@ class DigitCounts:
             if (account, ftd) not in seen_lines:
                 seen_lines.add((account, ftd))
                 counts[1][i] += 1
-        return tuple(digits)
+        return digits
 
     def groups(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
         """Counts per group (``journal``, ``account A``, ``partner P``, ``user U``), in the
@@ -147,6 +154,46 @@ def judge_groups(counts: DigitCounts, s: AuditSettings) -> tuple[dict[str, Any],
             spikes[name] = (set(over), f"MAD {two['mad']:.4f}, {two['verdict']}")
         stats["spikes"] = over
     return {"journal": journal, "groups": groups, "min_count": s.benford_min_count}, spikes
+
+
+class SpikeIndex:
+    """The spikes by kind of group, to tell quickly whether an entry's amounts start with
+    any of its groups' spike digits (most entries' do not): :meth:`hits` is true exactly
+    when :func:`spike_reasons` gives reasons."""
+
+    def __init__(self, spikes: Mapping[str, tuple[set[int], str]]) -> None:
+        self.journal: set[int] = set()
+        self.accounts: dict[str, set[int]] = {}
+        self.partners: dict[str, set[int]] = {}
+        self.users: dict[str, set[int]] = {}
+        for group, (digits, _) in spikes.items():
+            kind, _, name = group.partition(" ")
+            if group == "journal":
+                self.journal = digits
+            elif kind == "account":
+                self.accounts[name] = digits
+            elif kind == "partner":
+                self.partners[name] = digits
+            elif kind == "user":
+                self.users[name] = digits
+
+    def hits(self, digits: Digits, partner: str | None, user: str | None) -> bool:
+        """Whether an entry's (account, first two digits) make a spike of one of its
+        groups (the journal, the line's account, the entry's partner and user)."""
+        journal, accounts = self.journal, self.accounts
+        of_partner = self.partners.get(partner) if partner else None
+        of_user = self.users.get(user) if user else None
+        for account, ftd in digits:
+            if ftd in journal:
+                return True
+            of_account = accounts.get(account)
+            if of_account is not None and ftd in of_account:
+                return True
+            if of_partner is not None and ftd in of_partner:
+                return True
+            if of_user is not None and ftd in of_user:
+                return True
+        return False
 
 
 def spike_reasons(

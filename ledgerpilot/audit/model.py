@@ -96,6 +96,7 @@ def _default_weights() -> dict[str, float]:
         "user_new_account": 1.5,
         "rare_combination": 1.0,
         "surprise": 0.5,
+        "lm_surprise": 2.0,
         "repeated_ending": 1.0,
         "benford": 0.25,
     }
@@ -123,7 +124,16 @@ class AuditSettings:
     """Postings before this hour are night postings: unusual twice over."""
     usual_share: float = 0.01
     """A kind of non-working day (Saturday, Sunday, public holiday) on which at least this
-    share of the earlier postings were made is usual for the company: half weight."""
+    share of the earlier postings were made is usual for the company: half weight. The
+    same share of a user's postings made at unusual hours, or of a partner's entries that
+    repeated an amount within the duplicate window, is that user's or partner's habit..."""
+    habit_count: int = 2
+    """...when it happened this many times at least (once may be chance, or the error)."""
+    open_holiday_share: float = 0.25
+    """A public holiday on which at least this share of a median working day's postings were
+    made (and ``min_history`` at least) was a working day for the company: its postings
+    weigh ``open_holiday_weight`` times as much."""
+    open_holiday_weight: float = 0.2
     # amounts
     round_amount_min: Decimal = Decimal("1000")
     """Round-amount test: totals of at least this that are whole multiples of it..."""
@@ -139,6 +149,19 @@ class AuditSettings:
     """Amounts above which an entry needs approval; splitting and just-below tests use them."""
     just_below_fraction: Decimal = Decimal("0.05")
     """"Just below": within this fraction under a threshold (5%: 4,750.00-4,999.99)."""
+    approval_kinds: frozenset[str] = frozenset({"supplier_invoice", "bank_payment", "other"})
+    """Kinds of entry an approval limit governs: purchases, payments and manual vouchers (the
+    just-below test). What customers are invoiced or pay is not approved by the company."""
+    beyond_range_factor: Decimal = Decimal("1.5")
+    """An amount more than this many times the largest of the partner's earlier amounts of
+    the same kind (``min_history`` of them at least) is beyond the partner's usual range:
+    a just-below, round or split amount there weighs ``range_weight`` times as much; a
+    just-below amount the partner has reached before, ``1 / range_weight`` as much."""
+    range_weight: float = 1.5
+    """How much the partner's usual range moves an amount test's weight (see above)."""
+    usual_round_share: float = 0.1
+    """A partner at least this share of whose earlier amounts were round bills round amounts:
+    a round amount from it weighs ``1 / range_weight`` as much."""
     # duplicates and splits
     duplicate_window_days: int = 7
     """Same partner and amount within this many days is a possible duplicate."""
@@ -146,6 +169,9 @@ class AuditSettings:
     """Smaller amounts (bank fees, stamps) recur at the same figure: not tested for duplicates."""
     duplicate_reference_days: int = 90
     """A partner's reference (invoice number) seen again within this many days is a duplicate."""
+    exact_duplicate_weight: float = 1.5
+    """A duplicate on partner, reference and amount at once (Nigrini's same-same-same test)
+    weighs this many times a match on the amount or the reference alone."""
     split_window_days: int = 3
     """Invoices from one partner within this many days are summed for the split test."""
     split_max_over: Decimal = Decimal("0.2")
@@ -155,12 +181,22 @@ class AuditSettings:
     split_max_ratio: Decimal = Decimal("1.5")
     """...and the largest part is at most this many times the smallest..."""
     split_unusual_size: Decimal = Decimal("1.5")
-    """...and the smallest is more than this many times the partner's average invoice."""
+    """...and the smallest is more than this many times the partner's average invoice (or the
+    largest less than that average divided by it)."""
     # history
     history_days: int | None = 1095
     """How far before the period :func:`audit_ais` reads the history (``None``: all of it)."""
+    known_accounts_weight: float = 0.5
+    """An account combination never seen for the partner and kind, made of accounts that
+    partner and kind have all used before, weighs this share of ``unseen_combination``."""
+    unrelated_account_weight: float = 1.5
+    """An account combination never seen for the partner and kind, with an account no other
+    partner of the partner's same-type accounts ever posts to (an unrelated account), weighs
+    this many times ``unseen_combination``."""
     rare_combination_share: float = 0.05
-    """An account combination seen in less than this share of the partner's entries is rare."""
+    """An account combination seen in less than this share of the partner's entries..."""
+    rare_combination_max: int = 10
+    """...and at most this many times is rare."""
     min_history: int = 5
     """Partner/kind (or user) history needed before rarity and novelty are judged."""
     rare_user_max: int = 3

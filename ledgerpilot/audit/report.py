@@ -85,8 +85,9 @@ class JournalProfile:
     entries: dict[str, JournalEntry] = field(default_factory=dict)
     """The kept entries, by the id a :class:`Finding` names them with."""
 
-    def add(self, document: Document) -> None:
-        """Count one posted document's entry (a pending document is ignored)."""
+    def add(self, document: Document, amount: Decimal | None = None) -> None:
+        """Count one posted document's entry (a pending document is ignored); ``amount``:
+        its total debit, when its lines were not read."""
         entry = document.entry
         if entry is None:
             return
@@ -94,7 +95,7 @@ class JournalProfile:
         if entry.posted_at is not None:
             self.by_hour[entry.posted_at.hour] += 1
             self.with_time += 1
-        total = sum((ln.debit for ln in entry.lines), Decimal(0))
+        total = sum((ln.debit for ln in entry.lines), Decimal(0)) if amount is None else amount
         if total > 0:
             self.amounts.append(float(total))
         key = entry.id or document.id

@@ -4,7 +4,8 @@ An entry's score is the sum of its reasons' weights (``AuditSettings.weights``),
 counted once at its strongest reason (a second duplicate of the same entry does not double
 its score). Checks that measure the same thing from different angles form a family that
 counts once, at its strongest member: an account combination never seen, rarely seen and
-surprising for the partner and kind is one signal, not three. Findings are ranked by
+surprising for the partner and kind is one signal, not three; an account the user never
+posted to is the same unfamiliar account seen from the user's side. Findings are ranked by
 score, then by amount (larger first), then by date.
 """
 
@@ -20,6 +21,8 @@ FAMILIES = {
     "unseen_combination": "account_novelty",
     "rare_combination": "account_novelty",
     "surprise": "account_novelty",
+    "user_new_account": "account_novelty",
+    "lm_surprise": "account_novelty",
 }
 """Checks that count once together (check -> family); the others are their own family."""
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from ledgerpilot.audit import AuditResult, AuditSettings, run_audit
-from ledgerpilot.ledger import Document, EntryLine
+from ledgerpilot.ledger import Document, EntryLine, Partner
 from tests.audit.journal import CHART, START, clean, invoice, manual, with_entry
 
 SINCE = START + dt.timedelta(weeks=20)  # 2024-05-28
@@ -89,10 +89,22 @@ def test_round_amount_and_just_below_threshold() -> None:
     below = invoice(101, dt.date(2024, 6, 26), Decimal("3992"))  # gross 4,990.00
     result = audit([round_one, below])
     assert fired(result) == {"D100": ("round_amount",), "D101": ("just_below_threshold",)}
-    assert details(result, "D100", "round_amount") == ["2,000.00 is a round amount"]
-    assert details(result, "D101", "just_below_threshold") == [
-        "4,990.00 is just below the approval threshold of 5,000.00"
+    # S1 billed at most 821.51 (gross of net 657.21) in its 22 invoices before D100, and
+    # 2,000.00 (D100) before D101: both amounts are beyond its range, and weigh 1.5 times.
+    assert details(result, "D100", "round_amount") == [
+        "2,000.00 is a round amount, 2.4 times the largest of partner S1's 22 earlier "
+        "amounts (821.51)"
     ]
+    assert details(result, "D101", "just_below_threshold") == [
+        "4,990.00 is just below the approval threshold of 5,000.00, 2.5 times the largest of "
+        "partner S1's 26 earlier amounts (2,000.00)"
+    ]
+    assert [(f.document, f.score) for f in result.findings] == [("D100", 3.75), ("D101", 3.0)]
+    # Without a partner's history to compare with, the plain tests at their plain weights.
+    stranger = replace(round_one, partner=Partner("S9", "Novi d.o.o."))
+    result = audit([stranger])
+    assert details(result, "D100", "round_amount") == ["2,000.00 is a round amount"]
+    assert [f.score for f in result.findings] == [2.5]
 
 
 def test_repeated_endings() -> None:
@@ -135,7 +147,8 @@ def test_split_invoices() -> None:
     assert fired(result) == {"D100": ("split_invoice",), "D101": ("split_invoice",)}
     expected = [
         "2 supplier invoices of partner S1 within 3 days, each below 5,000.00, add up to "
-        "5,250.60 (D100, D101)"
+        "5,250.60 (D100, D101); each more than 1.5 times the largest of the partner's 22 "
+        "earlier invoices (821.51)"
     ]
     assert details(result, "D101", "split_invoice") == expected
     assert details(result, "D100", "split_invoice") == expected

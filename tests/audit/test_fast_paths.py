@@ -1,5 +1,6 @@
 """The audit's fast paths give what the plain ones give: the journal read straight from the
-reference schema, the two parts run in two processes, and the Benford counts per group."""
+reference schema, the two parts run in two processes, the Benford counts per group, and on
+PostgreSQL the audit over one row per entry (``tests/audit/test_sql.py`` for that one)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,12 @@ def test_the_two_parts_in_two_processes_find_what_one_pass_finds(
     assert json.dumps(two.as_json(), sort_keys=True, default=str) == as_text
     assert json.dumps(plain.as_json(), sort_keys=True, default=str) == as_text
     assert [f.reasons for f in two.findings] == [f.reasons for f in one.findings]
+    # On PostgreSQL the above took the SQL path (audit/sql.py); the plain one is still there.
+    for parallel in (False, True):
+        without = audit_ais(
+            company_ais, since=SINCE, settings=settings, parallel=parallel, sql=False
+        )
+        assert json.dumps(without.as_json(), sort_keys=True, default=str) == as_text
 
 
 def _recount(

@@ -35,7 +35,7 @@ def test_ranking_order_on_a_small_case() -> None:
     assert [(f.document, f.score) for f in result.findings] == [
         ("D100", 8.0),  # unbalanced (5) and its payable is not the gross (3)
         ("D101", 3.75),  # posted on a Saturday (2.5), late in the evening (1.25)
-        ("D102", 2.0),
+        ("D102", 3.0),  # just below 5,000 (2), and beyond S1's range of about 800 (x 1.5)
         ("D103", 1.25),
     ]
     assert [r.check for r in result.findings[1].reasons] == ["weekend_or_holiday", "unusual_hour"]
@@ -94,8 +94,10 @@ def test_audit_ais_reads_the_journal_of_an_ais(tmp_path: Path) -> None:
         # With a week of history, S1's invoices are too few to judge D101's accounts.
         short = audit_ais(ais, since=SINCE, settings=AuditSettings(history_days=7))
     assert result.entries_scanned == 12
-    assert [f.document for f in result.findings] == ["D101", "D100"]
-    found = result.findings[1]
+    # D100: just below 5,000 and beyond S1's range (3.0); D101: an account S1 never used
+    # and ana never posted to, one unfamiliar account (2.0).
+    assert [f.document for f in result.findings] == ["D100", "D101"]
+    found = result.findings[0]
     assert found.entry  # the AIS's own id of the entry
     assert [r.check for r in found.reasons] == ["just_below_threshold"]
     assert result.period == (SINCE, dt.date(2024, 7, 30))

@@ -36,7 +36,7 @@ def test_a_run_is_stored_whole_and_read_back_in_rank_order(store: ProposalStore)
     page = book.findings(run.id)
     assert [f.entry_id for f in page.items] == RANKED
     assert [f.rank for f in page.items] == [1, 2, 3, 4]
-    assert [f.score for f in page.items] == [8.0, 3.75, 2.0, 1.25]
+    assert [f.score for f in page.items] == [8.0, 3.75, 3.0, 1.25]
     top = page.items[0]
     assert (top.document_id, top.date, top.kind, top.partner) == (
         "D100",
