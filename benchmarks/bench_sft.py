@@ -19,11 +19,16 @@ The pipeline, each step through ledgerpilot's own code (the engines behind the c
    and ``ties``;
 5. ``eval``: every system on the same fixed, stratified sample of ``--test-docs`` held-out
    documents with the agent's metrics and seconds per document; ``eval-mcq`` on the
-   multiple-choice sample for the base, each module alone and each combination.
+   multiple-choice sample for the base, each module alone and each combination. The
+   local model drafts ``--draft-workers`` documents at once and decodes their answers in
+   batches of ``--draft-batch`` (the answers are those of one at a time, up to float
+   rounding; a CPU reads the weights once per step for the whole batch).
 
 Writes ``bench_sft.md`` (the tables), ``bench_sft.png`` (the plot), ``bench_sft.json`` (all
-figures) and ``MODEL_CARD.md`` (the domain adapter's card with the results, also appended
-to the adapter's README.md) into ``--out``. Work files go to ``--work``; a stage whose
+figures), ``test_docs.txt`` (the test sample's ids) and ``MODEL_CARD.md`` (the domain
+adapter's card with the results, also appended to the adapter's README.md) into ``--out``,
+and prints for each system the ``ledgerpilot eval --documents test_docs.txt ...`` command
+that drafts its row again. Work files go to ``--work``; a stage whose
 inputs did not change is reused on a rerun (``--fresh`` starts over).
 
 Without the gemma extra it prints one line saying so and exits 0 (``make bench-sft``
@@ -45,10 +50,11 @@ import json
 import math
 import os
 import random
+import shlex
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -468,30 +474,6 @@ def merge_modules(
 # ---------------------------------------------------------------- evaluation
 
 
-class HeldOutSample:
-    """The AIS with its held-out period cut to the fixed test sample (what ``run_eval`` drafts).
-
-    Everything before the hold-out date (the history the backends recall) is untouched.
-    """
-
-    def __init__(self, ais: Any, holdout: dt.date, ids: Iterable[str]) -> None:
-        self.ais = ais
-        self.holdout = holdout
-        self.ids = frozenset(ids)
-
-    def chart(self) -> Any:
-        return self.ais.chart()
-
-    def history(self, since: dt.date | None = None, until: dt.date | None = None) -> Iterator[Any]:
-        documents = self.ais.history(since=since, until=until)
-        if until is not None and until <= self.holdout:
-            yield from documents
-            return
-        for document in documents:
-            if document.date < self.holdout or document.id in self.ids:
-                yield document
-
-
 class Recording:
     """A backend that keeps the first few raw answers of the backend it wraps (for the report)."""
 
@@ -533,6 +515,7 @@ def make_system(
             compact=True,
             max_examples=examples,
             lookup_tokens=args.lookup_tokens or None,
+            batch_size=args.draft_batch,
         )
 
     def factory(index: Any, chart: Any) -> Any:
@@ -586,9 +569,17 @@ def evaluate_system(
         "adapters": {m: digest(modules[m] / "adapter_model.safetensors") for m in used},
         **{
             k: getattr(args, k)
-            for k in ("shots", "max_new_tokens", "max_repairs", "auto_threshold", "lookup_tokens")
+            for k in (
+                "shots",
+                "max_new_tokens",
+                "max_repairs",
+                "auto_threshold",
+                "lookup_tokens",
+            )
         },
     }
+    if system != "memory":  # how many answers are decoded together: float rounding
+        params.update(draft_batch=args.draft_batch, draft_workers=args.draft_workers)
     name = f"eval-{system}"
     if stages.done(name, params):
         return stages.facts(name)["row"]
@@ -606,13 +597,15 @@ def evaluate_system(
     with open_ais(url) as ais, progress_bar() as bar:
         task = bar.add_task(f"drafting with {system}", total=len(test_ids))
         result = run_eval(
-            HeldOutSample(ais, holdout, test_ids),  # type: ignore[arg-type]
+            ais,
             holdout,
             backend_name,
             make_backend=build,
             baseline=system == "memory",
             on_progress=lambda n, total: bar.update(task, completed=n, total=total),
             max_repairs=args.max_repairs,
+            documents=test_ids,
+            workers=1 if system == "memory" else args.draft_workers,
         )
     metrics = result["metrics"]
     row = {k: metrics.get(k) for k in METRICS}
@@ -673,6 +666,59 @@ def evaluate_mcq(
 # ---------------------------------------------------------------- the report
 
 
+def write_test_ids(out: Path, data: dict[str, Any], holdout: dt.date) -> Path:
+    """The test sample's document ids, one a line: ``ledgerpilot eval --documents`` reads it."""
+    path = out / "test_docs.txt"
+    header = (
+        f"# bench_sft's test sample: {len(data['test_docs'])} posted documents of the "
+        f"hold-out from {holdout.isoformat()} (stratified by kind)"
+    )
+    path.write_text("\n".join([header, *data["test_docs"]]) + "\n", encoding="utf-8")
+    return path
+
+
+def eval_command(
+    system: str,
+    args: argparse.Namespace,
+    url: str,
+    holdout: dt.date,
+    model_dir: Path,
+    modules: dict[str, Path],
+    ids_file: Path,
+    threads: int,
+) -> str:
+    """The ``ledgerpilot eval`` command line that drafts ``system``'s row again.
+
+    The same documents, prompt, adapters, decoding and repairs; the local backend's
+    settings go in the environment (LEDGERPILOT_LOCAL_*), as a deployment sets them.
+    """
+    backend = system if system in ("memory", "auto") else "local"
+    env: dict[str, str] = {}
+    argv = ["ledgerpilot", "eval", "--ais", url, "--holdout-from", holdout.isoformat()]
+    argv += ["--backend", backend, "--documents", str(ids_file)]
+    argv += ["--max-repairs", str(args.max_repairs)]
+    if backend != "memory":
+        adapters = {
+            "base-fewshot": [],
+            "sft-zeroshot": [modules.get("domain")],
+            "sft-fewshot": [modules.get("domain")],
+            "numeric": [modules.get("numeric")],
+            "auto": [modules.get("domain")],
+        }.get(system, [modules.get(system)])
+        env["LEDGERPILOT_LOCAL_MODEL_DIR"] = str(model_dir)
+        env["LEDGERPILOT_LOCAL_ADAPTERS"] = json.dumps([str(a) for a in adapters])
+        env["LEDGERPILOT_LOCAL_PROMPT"] = "compact"
+        examples = args.shots if system in ("base-fewshot", "sft-fewshot") else 0
+        env["LEDGERPILOT_LOCAL_EXAMPLES"] = str(examples)
+        if system == "auto":
+            env["LEDGERPILOT_AUTO_THRESHOLD"] = str(args.auto_threshold)
+            env["LEDGERPILOT_LLM_BASE_URL"] = ""  # auto asks a model server first
+        argv += ["--no-baseline", "--max-new-tokens", str(args.max_new_tokens)]
+        argv += ["--lookup-tokens", str(args.lookup_tokens), "--batch-size", str(args.draft_batch)]
+        argv += ["--workers", str(args.draft_workers), "--threads", str(threads)]
+    return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.join(argv)])
+
+
 def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}"
 
@@ -708,6 +754,7 @@ def write_report(
     stages: Stages,
     threads: int,
     total_seconds: float,
+    commands: dict[str, str] | None = None,
 ) -> str:
     reduced = (
         args.train_examples < FULL_SIZE["train_examples"] or args.test_docs < FULL_SIZE["test_docs"]
@@ -796,6 +843,18 @@ def write_report(
         "![results](bench_sft.png)",
         "",
     ]
+    if commands:
+        lines += [
+            "## Each row again with `ledgerpilot eval`",
+            "",
+            "From the repository root, on the same test sample (`test_docs.txt`); the "
+            "figures agree up to float rounding (a batch's padding can flip a near tie):",
+            "",
+            "```sh",
+            *(f"# {system}\n{command}" for system, command in commands.items()),
+            "```",
+            "",
+        ]
     text = "\n".join(lines)
     (out / "bench_sft.md").write_text(text, encoding="utf-8")
     return text
@@ -906,6 +965,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--auto-threshold", type=float, default=0.9, help="auto: memory confidence to keep")
     add("--threads", default="auto", help="torch threads (auto: the idle cores)")
     add("--draft-threads", type=int, default=1, help="torch threads while drafting")
+    add("--draft-batch", type=int, default=8, help="answers decoded together (local backend)")
+    add(
+        "--draft-workers",
+        type=int,
+        default=None,
+        help="documents drafted at once, in threads (default: --draft-batch)",
+    )
     add("--lookup-tokens", type=int, default=10, help="prompt-lookup decoding (0: off)")
     add(
         "--mcq-setups",
@@ -919,6 +985,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--fresh", action="store_true", help="redo every stage")
     args = parser.parse_args(argv)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    if args.draft_batch < 1:
+        parser.error("--draft-batch must be at least 1")
+    args.draft_workers = args.draft_workers or args.draft_batch
     args.mcq_setups = [s.strip() for s in args.mcq_setups.split(",") if s.strip()]
     bad = [s for s in args.mcq_setups if s not in ("base", "domain", "numeric", *MERGES)]
     if bad:
@@ -952,6 +1021,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir = import_model(args)
     url, holdout = build_company(args, stages)
     data = build_data(args, stages, url, holdout, model_dir)
+    ids_file = write_test_ids(args.out, data, holdout)
     chosen = args.systems
     mcq_setups = args.mcq_setups if args.mcq_questions else []
     wanted = set(chosen) | set(mcq_setups)
@@ -988,7 +1058,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     # Decoding one token at a time gains nothing from a second thread (measured: 1 thread
     # as fast or faster), training and the MCQ's long forward passes do.
-    torch.set_num_threads(min(threads, args.draft_threads))
+    draft_threads = min(threads, args.draft_threads)
+    torch.set_num_threads(draft_threads)
+    commands = {
+        system: eval_command(
+            system, args, url, holdout, model_dir, modules, ids_file, draft_threads
+        )
+        for system in chosen
+    }
     for system in chosen:
         rows.append(
             evaluate_system(
@@ -1005,7 +1082,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         setups = {name: [modules[name]] if name in modules else [] for name in mcq_setups}
         mcq = evaluate_mcq(work / "mcq_sample.jsonl", model_dir, setups, args)
     total = time.monotonic() - started
-    report = write_report(args.out, args, data, training, rows, mcq, stages, threads, total)
+    report = write_report(
+        args.out, args, data, training, rows, mcq, stages, threads, total, commands
+    )
     reduced = any(getattr(args, k) < v for k, v in FULL_SIZE.items())
     picture = plot(args.out, rows, mcq, reduced)
     if "domain" in modules:
@@ -1019,6 +1098,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mcq": mcq,
         "stage_seconds": stages.seconds,
         "total_seconds": round(total, 1),
+        "test_docs_file": str(ids_file),
+        "eval_commands": commands,
     }
     (args.out / "bench_sft.json").write_text(json.dumps(record, indent=2, default=str), "utf-8")
     table = Table("system", "exact_accounts", "accounts_score", "valid", "exact_entry", "s/doc")
@@ -1032,6 +1113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(row["seconds_per_document"]),
         )
     Console().print(table)
+    console.print("each system's row again, with `ledgerpilot eval` (from the repository root):")
+    for system, command in commands.items():
+        console.print(f"  {system}: {command}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {args.out / 'bench_sft.md'}, {picture}, in {total / 60:.1f} min")
     return 0
 

@@ -380,6 +380,110 @@ def draft(
         out.print(table)
 
 
+# >>> SFTSPEED (issue 10: eval on a given sample, batched local decoding)
+
+EvalDocumentsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--documents",
+        help="Draft only these held-out documents: a file of document ids, one a line (lines "
+        "starting with # are comments), or a JSON list (bench_sft writes its sample as test_docs.txt).",
+        show_default=False,
+    ),
+]
+EvalWorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Documents drafted at once, each in a thread (default: --batch-size).",
+        show_default=False,
+    ),
+]
+EvalBatchOption = Annotated[
+    int,
+    typer.Option(
+        "--batch-size",
+        min=1,
+        help="local model: requests decoded together (give as many --workers).",
+    ),
+]
+EvalMaxNewTokensOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-new-tokens",
+        min=1,
+        help="local model: longest answer in tokens (default 512).",
+        show_default=False,
+    ),
+]
+EvalLookupOption = Annotated[
+    int,
+    typer.Option(
+        "--lookup-tokens",
+        min=0,
+        help="local model: prompt-lookup decoding for requests decoded alone (0: off).",
+    ),
+]
+EvalRepairsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-repairs",
+        min=0,
+        help="Repair rounds after a proposal with violations (default: "
+        "LEDGERPILOT_MAX_REPAIRS, 2).",
+        show_default=False,
+    ),
+]
+EvalThreadsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="local model: torch threads (default: torch's, one per core).",
+        show_default=False,
+    ),
+]
+
+
+def _read_document_ids(path: Path) -> list[str]:
+    """Document ids from a file: a JSON list of strings, or one id a line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"--documents {path}: {exc.strerror or exc}") from None
+    if text.lstrip().startswith("["):
+        try:
+            ids = json.loads(text)
+        except ValueError as exc:
+            raise _fail(f"--documents {path}: not a JSON list ({exc})") from None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise _fail(f"--documents {path}: the JSON list must hold document ids (strings)")
+    else:
+        lines = (line.strip() for line in text.splitlines())
+        ids = [line for line in lines if line and not line.startswith("#")]
+    if not ids:
+        raise _fail(f"--documents {path}: no document ids in it")
+    return ids
+
+
+def _local_options(
+    batch_size: int, max_new_tokens: int | None, lookup_tokens: int, threads: int | None
+) -> dict[str, Any]:
+    """The local backend's keyword arguments from eval's options (torch threads set here)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    options: dict[str, Any] = {"batch_size": batch_size, "lookup_tokens": lookup_tokens or None}
+    if max_new_tokens is not None:
+        options["max_new_tokens"] = max_new_tokens
+    return options
+
+
+# <<< SFTSPEED (issue 10: eval on a given sample, batched local decoding)
+
+
 eval_app = typer.Typer(invoke_without_command=True)
 app.add_typer(eval_app, name="eval")
 
@@ -416,6 +520,13 @@ def eval_(
         typer.Option("--report", help="Write report.html with charts into this directory."),
     ] = None,
     as_json: JsonFlag = False,
+    documents: EvalDocumentsOption = None,  # SFTSPEED
+    workers: EvalWorkersOption = None,  # SFTSPEED
+    batch_size: EvalBatchOption = 1,  # SFTSPEED
+    max_new_tokens: EvalMaxNewTokensOption = None,  # SFTSPEED
+    lookup_tokens: EvalLookupOption = 0,  # SFTSPEED
+    max_repairs: EvalRepairsOption = None,  # SFTSPEED
+    threads: EvalThreadsOption = None,  # SFTSPEED
 ) -> None:
     """Benchmark a backend against the posting history (and smart_importer beside it).
 
@@ -439,6 +550,8 @@ def eval_(
     except ValueError:
         raise _fail(f"--holdout-from {holdout_from!r} is not a date as YYYY-MM-DD") from None
     settings = get_settings()
+    ids = _read_document_ids(documents) if documents is not None else None  # SFTSPEED
+    local = _local_options(batch_size, max_new_tokens, lookup_tokens, threads)  # SFTSPEED
     try:
         with open_ais(_ais_url(ais), _ais_mapping(mapping)) as connector, _progress() as progress:
             task = progress.add_task(f"drafting with {backend}", total=None)
@@ -448,11 +561,13 @@ def eval_(
                 backend,
                 make_backend=None
                 if backend == "smart_importer"
-                else (lambda index, chart: make_backend(backend, index, chart, settings)),
+                else (lambda index, chart: make_backend(backend, index, chart, settings, local)),
                 baseline=not no_baseline,
                 limit=limit,
                 on_progress=lambda n, total: progress.update(task, completed=n, total=total),
-                max_repairs=settings.max_repairs,
+                max_repairs=settings.max_repairs if max_repairs is None else max_repairs,
+                documents=ids,  # SFTSPEED
+                workers=workers or batch_size,  # SFTSPEED
             )
     except (BackendNotConfigured, ConnectorError, ValueError, RuntimeError) as exc:
         raise _fail(str(exc)) from None
@@ -1690,6 +1805,30 @@ def audit(
             show_default=False,
         ),
     ] = None,
+    lm_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--lm-model",
+            help="Also score entries with this transformers model directory (the local "
+            "backend's model; default: LEDGERPILOT_LOCAL_MODEL_DIR when set).",
+            show_default=False,
+        ),
+    ] = None,
+    lm_adapter: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--lm-adapter", help="PEFT adapter merged into --lm-model (repeat for several)."
+        ),
+    ] = None,
+    lm_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--lm-limit",
+            min=0,
+            help="Entries the model scores at most (default 100; 0: no model check).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run every audit check over the posted journal and write a ranked report.
 
@@ -1721,6 +1860,9 @@ def audit(
                 until=last,
                 on_progress=lambda n: progress.update(task, completed=n),
                 on_document=profile.add,
+            )
+            result = _lm_surprise(
+                connector, result, (since, last), lm_model, lm_adapter, lm_limit, progress
             )
             listed = result.findings if top is None or store else result.findings[:top]
             profile.entries = entries_of(connector, (f.entry for f in listed), since, after)
@@ -2306,6 +2448,59 @@ def _store_audit(url: str, result: Any, ais: str, profile: Any, out_dir: Path) -
 
 
 # <<< audit web (issue 6)
+
+# >>> LMSURPRISE
+
+
+def _lm_surprise(
+    connector: Any,
+    result: Any,
+    period: tuple[Any, Any],
+    model_dir: Path | None,
+    adapters: list[Path] | None,
+    limit: int | None,
+    progress: Any,
+) -> Any:
+    """``result`` with the language-model surprise check when a model is given (``--lm-model``)
+    or configured (``LEDGERPILOT_LOCAL_MODEL_DIR``, with its adapters); as it is otherwise.
+    ``period``: the audit's (from, to); ``progress``: the audit's progress display.
+
+    The prompt is shaped as the local backend's settings say (``LEDGERPILOT_LOCAL_PROMPT``,
+    ``LEDGERPILOT_LOCAL_EXAMPLES``: examples shown, 1 by default as ``dataset build`` trains).
+    """
+    settings = get_settings()
+    if model_dir is None and settings.local_model_dir:
+        model_dir, adapters = settings.local_model_dir, adapters or list(settings.local_adapters)
+    if model_dir is None or limit == 0:
+        return result
+    from .audit.lm_surprise import LMSurpriseSettings, SchemeScorer, add_lm_surprise
+
+    defaults = LMSurpriseSettings()
+    chosen = LMSurpriseSettings(
+        limit=defaults.limit if limit is None else limit,
+        examples=defaults.examples if settings.local_examples is None else settings.local_examples,
+    )
+    try:
+        scorer = SchemeScorer(model_dir, adapters or (), compact=settings.local_prompt == "compact")
+    except ImportError as exc:
+        raise _fail(
+            f"--lm-model needs the train extra (torch, transformers, peft): {exc}"
+        ) from None
+    except OSError as exc:
+        raise _fail(f"cannot load the model {model_dir}: {exc}") from None
+    task = progress.add_task("scoring entries with the model", total=None)
+    return add_lm_surprise(
+        result,
+        connector,
+        scorer,
+        since=period[0],
+        until=period[1],
+        settings=chosen,
+        on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+    )
+
+
+# <<< LMSURPRISE
 
 # >>> train decode (issue 5)
 # <<< train decode (issue 5)

@@ -23,6 +23,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -137,6 +138,8 @@ def run_eval(
     on_progress: ProgressCallback | None = None,
     policy: RoutingPolicy | None = None,
     max_repairs: int = 2,
+    documents: Iterable[str] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Benchmark ``backend_name`` on the AIS's documents posted from ``holdout_from`` on.
 
@@ -151,8 +154,15 @@ def run_eval(
     ``statuses``, ``seconds_per_document`` (drafting, validation and routing, without the
     index build) and ``index_seconds``. ``by_kind``: the same rates per document kind.
     ``baseline``: smart_importer's account metrics, overall and by kind, or ``None``.
-    ``backend_name == "smart_importer"`` evaluates the baseline itself. ``limit`` drafts
-    only the first documents of the hold-out.
+    ``backend_name == "smart_importer"`` evaluates the baseline itself. ``documents``: the
+    ids of the held-out documents to draft (a fixed sample; an id that is not a posted
+    document of the hold-out raises ``ValueError``), in the hold-out's order; ``limit``
+    drafts only the first of them.
+
+    ``workers`` drafts that many documents at once, each in its own thread (the backend is
+    shared: a ``local`` backend with a ``batch_size`` decodes their requests together);
+    the drafts and figures keep the hold-out's order, and ``seconds_per_document`` is the
+    wall time over the number of documents.
     """
     if backend_name not in BACKENDS:
         raise ValueError(f"unknown backend {backend_name!r}; one of {', '.join(BACKENDS)}")
@@ -162,6 +172,20 @@ def run_eval(
     index = HistoryIndex.build(ais.history(until=holdout_from), chart)
     index_seconds = time.perf_counter() - started
     held_out = [d for d in ais.history(since=holdout_from) if d.entry is not None]
+    if documents is not None:
+        wanted = list(dict.fromkeys(documents))
+        known = {d.id for d in held_out}
+        missing = [i for i in wanted if i not in known]
+        if missing:
+            shown = ", ".join(missing[:5]) + (
+                f" and {len(missing) - 5} more" if missing[5:] else ""
+            )
+            raise ValueError(
+                f"{len(missing)} document id(s) are not posted documents of the hold-out "
+                f"from {holdout_from.isoformat()}: {shown}"
+            )
+        chosen = set(wanted)
+        held_out = [d for d in held_out if d.id in chosen]
     if limit is not None:
         held_out = held_out[:limit]
     seen = [d.partner is None or index.knows_partner(d) for d in held_out]
@@ -180,16 +204,8 @@ def run_eval(
         result["baseline_error"] = "the backend under test is smart_importer itself"
         return result
     backend = (make_backend or _default_factory(backend_name))(index, chart)
-    drafts: list[Draft] = []
     started = time.perf_counter()
-    for n, doc in enumerate(held_out, start=1):
-        drafts.append(
-            draft_in_process(
-                backend, index, chart, dataclasses.replace(doc, entry=None), policy, max_repairs
-            )
-        )
-        if on_progress is not None:
-            on_progress(n, len(held_out))
+    drafts = _draft_all(backend, index, chart, held_out, policy, max_repairs, workers, on_progress)
     seconds = time.perf_counter() - started
     scores = [_score(d, gold) for d, gold in zip(drafts, held_out, strict=True)]
     metrics = _metrics(drafts, scores, seen, policy)
@@ -208,6 +224,52 @@ def run_eval(
         else:
             result["baseline"] = outcome
     return result
+
+
+def _draft_all(
+    backend: Backend,
+    index: HistoryIndex,
+    chart: ChartOfAccounts,
+    held_out: Sequence[Document],
+    policy: RoutingPolicy,
+    max_repairs: int,
+    workers: int,
+    on_progress: ProgressCallback | None,
+) -> list[Draft]:
+    """Each held-out document drafted (its entry stripped), in order; ``workers`` at a time.
+
+    With several workers the documents are taken grouped by kind and number of lines
+    (the drafts come back in the hold-out's order).
+
+    The index is only read once built (its caches fill with the same values whoever asks),
+    the chart and the policy are values: the threads share them and the backend.
+    """
+
+    def draft(doc: Document) -> Draft:
+        stripped = dataclasses.replace(doc, entry=None)
+        return draft_in_process(backend, index, chart, stripped, policy, max_repairs)
+
+    total = len(held_out)
+    if workers <= 1:
+        drafts = []
+        for n, doc in enumerate(held_out, start=1):
+            drafts.append(draft(doc))
+            if on_progress is not None:
+                on_progress(n, total)
+        return drafts
+    # Taken grouped by kind and size: documents drafted at the same time are alike, so a
+    # batching backend pads its prompts less and its answers end closer together.
+    order = sorted(range(total), key=lambda i: (held_out[i].kind, len(held_out[i].lines), i))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eval-draft")
+    try:
+        futures = {i: pool.submit(draft, held_out[i]) for i in order}
+        for n, future in enumerate(as_completed(futures.values()), start=1):
+            future.result()  # the first failure stops the run
+            if on_progress is not None:
+                on_progress(n, total)
+        return [futures[i].result() for i in range(total)]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _default_factory(name: str) -> MakeBackend:

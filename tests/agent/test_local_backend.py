@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -88,13 +89,22 @@ def test_random_model_gives_a_proposal_with_violations(
     assert proposal.extra["finish_reason"] == "length"
 
 
+@pytest.fixture(scope="module")
+def trained(
+    tiny_model_dir: Path, small_company: SmallCompany, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[float]]:
+    """The tiny model fine-tuned on the narrow task, and its loss curve."""
+    documents, chart = narrow_task(small_company)
+    return fine_tune(tiny_model_dir, documents, chart, tmp_path_factory.mktemp("trained"))
+
+
 def test_after_a_short_training_the_model_answers_valid_schemes(
-    tiny_model_dir: Path, small_company: SmallCompany, tmp_path: Path
+    trained: tuple[Path, list[float]], small_company: SmallCompany
 ) -> None:
     documents, chart = narrow_task(small_company)
-    trained, losses = fine_tune(tiny_model_dir, documents, chart, tmp_path / "trained")
+    model_dir, losses = trained
     assert losses[-1] < 0.03 < losses[0]
-    backend = LocalBackend(trained, max_new_tokens=300)
+    backend = LocalBackend(model_dir, max_new_tokens=300)
     for document in documents:
         proposal = backend.propose(DraftRequest(document, chart))
         assert proposal.parse_violations == (), proposal.raw
@@ -104,6 +114,47 @@ def test_after_a_short_training_the_model_answers_valid_schemes(
         assert proposal.extra["finish_reason"] == "stop"
         # The model is sure of the accounts it learnt.
         assert proposal.confidence > 0.5
+
+
+def test_a_batch_answers_as_each_request_alone(
+    trained: tuple[Path, list[float]], small_company: SmallCompany
+) -> None:
+    """Concurrent requests decoded as one left-padded batch give the one-at-a-time answers.
+
+    The batch mixes prompts of different lengths, answers that end at their scheme at
+    different steps and answers that run to ``max_new_tokens`` (documents the model was
+    not trained on).
+    """
+    documents, chart = narrow_task(small_company)
+    others = [d for d in small_company.company.inbox if d.kind not in NARROW_KINDS][:3]
+    requests = [DraftRequest(d, chart) for d in [*documents, *others]]
+    model_dir, _ = trained
+    alone = LocalBackend(model_dir, max_new_tokens=120)
+    expected = [alone.propose(r) for r in requests]
+    assert {p.extra["finish_reason"] for p in expected} == {"stop", "length"}
+    assert len({p.extra["prompt_tokens"] for p in expected}) > 1
+    assert len({p.extra["completion_tokens"] for p in expected}) > 2
+    # One thread per request and a batch as large: the batch fills, whatever the timing.
+    together = LocalBackend(model_dir, max_new_tokens=120, batch_size=6, batch_wait=30.0)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        batched = list(pool.map(together.propose, requests))
+    assert [p.extra["batch"] for p in batched] == [6] * 6
+    for one, many in zip(expected, batched, strict=True):
+        assert many.raw == one.raw
+        assert many.scheme == one.scheme
+        assert many.parse_violations == one.parse_violations
+        for key in ("prompt_tokens", "completion_tokens", "finish_reason"):
+            assert many.extra[key] == one.extra[key], key
+        assert many.confidence == pytest.approx(one.confidence, rel=1e-4, abs=1e-6)
+    # Fewer threads than the batch: smaller batches, the same answers.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        paired = list(
+            pool.map(
+                LocalBackend(model_dir, max_new_tokens=120, batch_size=6, batch_wait=0.01).propose,
+                requests,
+            )
+        )
+    assert [p.raw for p in paired] == [p.raw for p in expected]
 
 
 def test_a_peft_lora_adapter_loads_through_adapters(

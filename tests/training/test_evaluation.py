@@ -6,11 +6,13 @@ import datetime as dt
 import importlib.util
 import json
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ledgerpilot.agent.backends.base import DraftRequest, Proposal
 from ledgerpilot.agent.backends.memory import MemoryBackend
 from ledgerpilot.agent.recall import HistoryIndex
 from ledgerpilot.connectors import ReferenceAIS
@@ -98,6 +100,72 @@ def test_run_eval_without_baseline_and_with_a_factory(ais: ReferenceAIS) -> None
     # No leakage: the index holds only the history before the hold-out date.
     assert made[0].last_date is not None and made[0].last_date < HOLDOUT
     assert made[0].indexed == ais.count_history(until=HOLDOUT)
+
+
+class Asked:
+    """A memory backend that notes which documents it was asked, and from which thread."""
+
+    name = "memory"
+
+    def __init__(self, index: HistoryIndex, chart: ChartOfAccounts) -> None:
+        self.memory = MemoryBackend(index, chart, calibrate=False)
+        self.index = index
+        self.documents: list[str] = []
+        self.threads: set[str] = set()
+
+    def propose(self, request: DraftRequest) -> Proposal:
+        self.documents.append(request.document.id)
+        self.threads.add(threading.current_thread().name)
+        return self.memory.propose(request)
+
+
+def test_run_eval_drafts_a_given_sample_in_the_hold_out_order(ais: ReferenceAIS) -> None:
+    held = [d.id for d in ais.history(since=HOLDOUT) if d.entry is not None]
+    made: list[Asked] = []
+
+    def factory(index: HistoryIndex, chart: ChartOfAccounts) -> Asked:
+        made.append(Asked(index, chart))
+        return made[-1]
+
+    sample = [held[40], held[3], held[17], held[3]]
+    result = run_eval(ais, HOLDOUT, "memory", factory, baseline=False, documents=sample)
+    assert result["documents"] == 3
+    assert made[0].documents == [held[3], held[17], held[40]]
+    assert made[0].index.indexed == ais.count_history(until=HOLDOUT)  # the history is whole
+    earlier = next(d.id for d in ais.history(until=HOLDOUT))
+    for wrong in ("no-such-document", earlier):
+        with pytest.raises(ValueError, match="not posted documents of the hold-out") as caught:
+            run_eval(ais, HOLDOUT, "memory", factory, baseline=False, documents=[held[0], wrong])
+        assert wrong in str(caught.value) and held[0] not in str(caught.value)
+
+
+def test_workers_draft_in_threads_with_the_same_figures(ais: ReferenceAIS) -> None:
+    made: list[Asked] = []
+
+    def factory(index: HistoryIndex, chart: ChartOfAccounts) -> Asked:
+        made.append(Asked(index, chart))
+        return made[-1]
+
+    alone = run_eval(ais, HOLDOUT, "memory", factory, baseline=False, limit=60)
+    progress: list[tuple[int, int]] = []
+    together = run_eval(
+        ais,
+        HOLDOUT,
+        "memory",
+        factory,
+        baseline=False,
+        limit=60,
+        workers=4,
+        on_progress=lambda n, total: progress.append((n, total)),
+    )
+    assert made[0].threads == {threading.current_thread().name}
+    assert made[1].threads and all(t.startswith("eval-draft") for t in made[1].threads)
+    assert sorted(made[1].documents) == sorted(made[0].documents)
+    assert progress == [(n, 60) for n in range(1, 61)]
+    for result in (alone, together):
+        for key in ("seconds_per_document", "index_seconds"):
+            result["metrics"].pop(key)
+    assert together == alone
 
 
 def test_backends_other_than_memory_need_a_factory(ais: ReferenceAIS) -> None:

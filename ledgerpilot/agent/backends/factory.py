@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ...ledger import ChartOfAccounts
 from .base import Backend
@@ -31,7 +32,7 @@ def _llm(settings: Settings) -> Backend:
     )
 
 
-def _local(settings: Settings) -> Backend:
+def _local(settings: Settings, options: Mapping[str, Any] | None = None) -> Backend:
     from .local import LocalBackend
 
     assert settings.local_model_dir is not None
@@ -40,22 +41,33 @@ def _local(settings: Settings) -> Backend:
         adapters=settings.local_adapters,
         compact=settings.local_prompt == "compact",
         max_examples=settings.local_examples,
+        **(options or {}),
     )
 
 
-def model_backend(settings: Settings) -> Backend | None:
+def model_backend(
+    settings: Settings, local_options: Mapping[str, Any] | None = None
+) -> Backend | None:
     """The model backend the settings configure: ``llm`` if a server is set, else ``local``."""
     if settings.llm_base_url:
         return _llm(settings)
     if settings.local_model_dir:
-        return _local(settings)
+        return _local(settings, local_options)
     return None
 
 
 def make_backend(
-    name: str, index: HistoryIndex, chart: ChartOfAccounts, settings: Settings
+    name: str,
+    index: HistoryIndex,
+    chart: ChartOfAccounts,
+    settings: Settings,
+    local_options: Mapping[str, Any] | None = None,
 ) -> Backend:
-    """The backend called ``name`` over ``index``; raises :class:`BackendNotConfigured`."""
+    """The backend called ``name`` over ``index``; raises :class:`BackendNotConfigured`.
+
+    ``local_options``: more keyword arguments of the ``local`` backend (``batch_size``,
+    ``max_new_tokens``, ...), for ``local`` and for ``auto`` when it falls back on it.
+    """
     from .auto import AutoBackend
     from .memory import MemoryBackend
 
@@ -73,9 +85,11 @@ def make_backend(
             raise BackendNotConfigured(
                 "the local backend needs a model directory: set LEDGERPILOT_LOCAL_MODEL_DIR"
             )
-        return _local(settings)
+        return _local(settings, local_options)
     if name == "auto":
         return AutoBackend(
-            MemoryBackend(index, chart), model_backend(settings), threshold=settings.auto_threshold
+            MemoryBackend(index, chart),
+            model_backend(settings, local_options),
+            threshold=settings.auto_threshold,
         )
     raise BackendNotConfigured(f"unknown backend {name!r}; one of {', '.join(BACKEND_NAMES)}")
