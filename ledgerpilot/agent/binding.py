@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Literal, NamedTuple
@@ -64,6 +65,11 @@ def line_refs(document: Document) -> tuple[LineRef, ...]:
         seen[key] = n + 1
         out.append((key, n))
     return tuple(out)
+
+
+def positions(refs: Sequence[LineRef]) -> dict[LineRef, int]:
+    """Where each line of ``refs`` (:func:`line_refs`, so each one once) is in the document."""
+    return {ref: j for j, ref in enumerate(refs)}
 
 
 @lru_cache(maxsize=200_000)
@@ -148,11 +154,46 @@ class Template:
     shared: tuple[Side, ...] = ()
     """Sides on which the entry takes every document line's net exactly once: on another
     document too, each of its lines must find its place there."""
+    _index: _TemplateIndex | None = field(default=None, init=False, repr=False, compare=False)
+    """Made on first use: votes ask of every line of a new document how a template posts it."""
 
     @property
     def exact(self) -> bool:
         """Whether every amount was explained by the document (no ``fixed`` line)."""
         return all(ln.basis.what != "fixed" for ln in self.lines)
+
+    def position(self, ref: LineRef) -> int | None:
+        """Where the line ``ref`` was on the template's own document, ``None`` if absent."""
+        return self._indexed().positions.get(ref)
+
+    def lines_taking(self, ref: LineRef, what: str) -> tuple[TemplateLine, ...]:
+        """The template's lines of basis ``what`` that take the document line ``ref``, in order."""
+        return self._indexed().taking.get((ref, what), ())
+
+    def _indexed(self) -> _TemplateIndex:
+        index = self._index
+        if index is None:
+            index = _TemplateIndex.of(self)
+            object.__setattr__(self, "_index", index)  # a cache: the template stays the same
+        return index
+
+
+class _TemplateIndex(NamedTuple):
+    """A template's lookups by document line, so that asking costs no scan of its lines."""
+
+    positions: dict[LineRef, int]
+    taking: dict[tuple[LineRef, str], tuple[TemplateLine, ...]]
+
+    @classmethod
+    def of(cls, template: Template) -> _TemplateIndex:
+        found: dict[LineRef, int] = {}
+        for j, ref in enumerate(template.refs):
+            found.setdefault(ref, j)
+        taking: dict[tuple[LineRef, str], list[TemplateLine]] = {}
+        for tl in template.lines:
+            for ref in dict.fromkeys(tl.basis.lines):
+                taking.setdefault((ref, tl.basis.what), []).append(tl)
+        return cls(found, {key: tuple(lines) for key, lines in taking.items()})
 
 
 def postings(lines: Iterable[EntryLine]) -> dict[tuple[str, str], Decimal]:
@@ -202,9 +243,10 @@ def make_template(document: Document, chart: ChartOfAccounts | None = None) -> T
     for i, ln in enumerate(document.entry.lines):
         if ln.account in document.text and stated_amount(document.text, ln.account) == ln.amount:
             bases[i] = Basis("stated")
+    figures = _Figures.of(document, refs)
     shared: list[Side] = []
     for side in ("debit", "credit"):
-        if _solve_side(document, chart, side, refs, bases):
+        if _solve_side(document, chart, side, figures, bases):
             shared.append(side)
     unexplained = [i for i, b in enumerate(bases) if b is None]
     if len(unexplained) == 1:
@@ -222,15 +264,43 @@ def make_template(document: Document, chart: ChartOfAccounts | None = None) -> T
     return Template(document.id, document.kind, lines, refs, rates, tuple(shared))
 
 
+class _Figures(NamedTuple):
+    """A document's lines summed and grouped by VAT rate, made once per template."""
+
+    refs: tuple[LineRef, ...]
+    tax_by_rate: dict[Decimal, Decimal]
+    """VAT per rate, over the lines that have VAT."""
+    net_by_rate: dict[Decimal, Decimal]
+    at_rate: dict[Decimal, list[int]]
+    """The positions of the lines at each rate, in document order."""
+
+    @classmethod
+    def of(cls, doc: Document, refs: tuple[LineRef, ...]) -> _Figures:
+        tax_by_rate: dict[Decimal, Decimal] = {}
+        net_by_rate: dict[Decimal, Decimal] = {}
+        at_rate: dict[Decimal, list[int]] = {}
+        for j, line in enumerate(doc.lines):
+            if line.tax:
+                tax_by_rate[line.tax_rate] = tax_by_rate.get(line.tax_rate, ZERO) + line.tax
+            net_by_rate[line.tax_rate] = net_by_rate.get(line.tax_rate, ZERO) + line.net
+            at_rate.setdefault(line.tax_rate, []).append(j)
+        return cls(refs, tax_by_rate, net_by_rate, at_rate)
+
+    def refs_at(self, rate: Decimal) -> tuple[LineRef, ...]:
+        """The lines at ``rate``, in document order."""
+        return tuple(self.refs[j] for j in self.at_rate.get(rate, ()))
+
+
 def _solve_side(
     doc: Document,
     chart: ChartOfAccounts | None,
     side: Side,
-    refs: tuple[LineRef, ...],
+    figures: _Figures,
     bases: list[Basis | None],
 ) -> bool:
     """Find the bases of ``side``'s lines; whether they share out every document line."""
     assert doc.entry is not None
+    refs = figures.refs
     entry = [
         (i, ln)
         for i, ln in enumerate(doc.entry.lines)
@@ -238,10 +308,6 @@ def _solve_side(
     ]
     gross = doc.total_gross
     whole = doc.kind in WHOLE_ENTRY_KINDS or doc.kind not in SETTLEMENT
-    tax_by_rate: dict[Decimal, Decimal] = {}
-    for line in doc.lines:
-        if line.tax:
-            tax_by_rate[line.tax_rate] = tax_by_rate.get(line.tax_rate, ZERO) + line.tax
     pending = []
     for i, ln in entry:
         role = _role(chart, ln.account)
@@ -250,87 +316,105 @@ def _solve_side(
             bases[i] = Basis("gross")
             continue
         if role == "tax" or chart is None:
-            basis = _tax_basis(ln.amount, tax_by_rate, doc, refs)
+            basis = _tax_basis(ln.amount, figures, doc)
             if basis is not None:
                 bases[i] = basis
                 continue
         pending.append((i, ln))
-    taken = _share_lines(doc, refs, pending, bases)
+    taken = _share_lines(doc, figures, pending, bases)
     for i, ln in pending:
         if bases[i] is None and (chart is None or _role(chart, ln.account) == "tax"):
             bases[i] = _self_tax_basis(ln.amount, doc, refs)
     for i, ln in pending:
         if bases[i] is None:
-            bases[i] = _total_basis(ln.amount, doc, refs) or _tax_basis(
-                ln.amount, tax_by_rate, doc, refs
-            )
+            bases[i] = _total_basis(ln.amount, figures, doc) or _tax_basis(ln.amount, figures, doc)
     return bool(doc.lines) and all(count == 1 for count in taken)
 
 
-def _tax_basis(
-    amount: Decimal,
-    tax_by_rate: dict[Decimal, Decimal],
-    doc: Document,
-    refs: tuple[LineRef, ...],
-) -> Basis | None:
-    for rate, tax in tax_by_rate.items():
+def _tax_basis(amount: Decimal, figures: _Figures, doc: Document) -> Basis | None:
+    for rate, tax in figures.tax_by_rate.items():
         if tax == amount:
-            taken = tuple(r for r, ln in zip(refs, doc.lines, strict=True) if ln.tax_rate == rate)
-            return Basis("tax", "rate", taken, rate=rate)
+            return Basis("tax", "rate", figures.refs_at(rate), rate=rate)
     if doc.total_tax and amount == doc.total_tax:
-        return Basis("tax", "all", refs)
+        return Basis("tax", "all", figures.refs)
     return None
 
 
 def _share_lines(
     doc: Document,
-    refs: tuple[LineRef, ...],
+    figures: _Figures,
     pending: list[tuple[int, EntryLine]],
     bases: list[Basis | None],
 ) -> list[int]:
     """Give entry lines the document lines whose nets make their amounts (each line once).
 
-    Returns how many times each document line was taken.
+    Returns how many times each document line was taken. Document lines are looked up by
+    amount and words, not searched for: an entry of thousands of lines costs thousands of
+    steps, not millions.
     """
-    free = list(range(len(doc.lines)))
+    refs = figures.refs
+    n = len(doc.lines)
     nets = [ln.net for ln in doc.lines]
     keys = [r[0] for r in refs]
-    taken = [0] * len(doc.lines)
+    free = [True] * n
+    taken = [0] * n
 
     def take(i: int, chosen: Sequence[int]) -> None:
         for j in chosen:
-            free.remove(j)
+            free[j] = False
             taken[j] += 1
-        bases[i] = _net_basis(doc, refs, sorted(chosen))
+        bases[i] = _net_basis(doc, figures, sorted(chosen))
 
+    def first_free(queue: deque[int] | None) -> int | None:
+        """The first line of ``queue`` (in document order) still free; taken ones go."""
+        while queue and not free[queue[0]]:
+            queue.popleft()
+        return queue[0] if queue else None
+
+    by_amount: dict[Decimal, deque[int]] = {}
+    by_amount_and_words: dict[tuple[Decimal, str], deque[int]] = {}
+    by_words: dict[str, list[int]] = {}
+    for j in range(n):
+        by_amount.setdefault(nets[j], deque()).append(j)
+        by_amount_and_words.setdefault((nets[j], keys[j]), deque()).append(j)
+        by_words.setdefault(keys[j], []).append(j)
     # One document line per entry line: same amount, and the same words where possible.
     for same_words in (True, False):
         for i, ln in pending:
             if bases[i] is not None:
                 continue
-            key = description_key(ln.description)
-            match = next(
-                (j for j in free if nets[j] == ln.amount and (not same_words or keys[j] == key)),
-                None,
-            )
+            if same_words:
+                match = first_free(
+                    by_amount_and_words.get((ln.amount, description_key(ln.description)))
+                )
+            else:
+                match = first_free(by_amount.get(ln.amount))
             if match is not None:
                 take(i, [match])
-    # Several document lines with the entry line's words, merged.
+    # Several document lines with the entry line's words, merged. Only a merge takes lines
+    # here, and it takes every free line of its words: each words' free lines are found once.
+    merged: dict[str, tuple[list[int], Decimal]] = {}
     for i, ln in pending:
         if bases[i] is not None:
             continue
         key = description_key(ln.description)
-        same = [j for j in free if keys[j] == key]
-        if len(same) > 1 and sum(nets[j] for j in same) == ln.amount:
+        if key not in merged:
+            same = [j for j in by_words.get(key, ()) if free[j]]
+            merged[key] = (same, sum((nets[j] for j in same), ZERO))
+        same, total = merged[key]
+        if len(same) > 1 and total == ln.amount:
             take(i, same)
+            merged[key] = ([], ZERO)
     # The smallest subset of the remaining lines that adds up.
-    if len(free) <= MAX_SUBSET_LINES:
+    left = [j for j in range(n) if free[j]]
+    if len(left) <= MAX_SUBSET_LINES:
         for i, ln in sorted(pending, key=lambda p: -p[1].amount):
-            if bases[i] is not None or not free:
+            if bases[i] is not None or not left:
                 continue
-            found = _subset(free, nets, ln.amount)
+            found = _subset(left, nets, ln.amount)
             if found is not None:
                 take(i, found)
+                left = [j for j in left if free[j]]
     return taken
 
 
@@ -342,7 +426,8 @@ def _subset(free: list[int], nets: list[Decimal], amount: Decimal) -> tuple[int,
     return None
 
 
-def _net_basis(doc: Document, refs: tuple[LineRef, ...], chosen: Sequence[int]) -> Basis:
+def _net_basis(doc: Document, figures: _Figures, chosen: Sequence[int]) -> Basis:
+    refs = figures.refs
     taken = tuple(refs[j] for j in chosen)
     n = len(doc.lines)
     if len(chosen) == n > 1:
@@ -350,7 +435,7 @@ def _net_basis(doc: Document, refs: tuple[LineRef, ...], chosen: Sequence[int]) 
     rates = {doc.lines[j].tax_rate for j in chosen}
     if len(rates) == 1 and len(chosen) > 1:
         rate = next(iter(rates))
-        at_rate = [j for j in range(n) if doc.lines[j].tax_rate == rate]
+        at_rate = figures.at_rate[rate]
         if at_rate == list(chosen) and len({refs[j][0] for j in at_rate}) > 1:
             return Basis("net", "rate", taken, rate=rate)
     return Basis("net", "lines", taken)
@@ -398,16 +483,12 @@ def _rate_guesses(guess: Decimal) -> list[Decimal]:
     return out
 
 
-def _total_basis(amount: Decimal, doc: Document, refs: tuple[LineRef, ...]) -> Basis | None:
+def _total_basis(amount: Decimal, figures: _Figures, doc: Document) -> Basis | None:
     if doc.lines and amount == doc.total_net:
-        return Basis("net", "all", refs)
-    by_rate: dict[Decimal, Decimal] = {}
-    for ln in doc.lines:
-        by_rate[ln.tax_rate] = by_rate.get(ln.tax_rate, ZERO) + ln.net
-    for rate, net in by_rate.items():
+        return Basis("net", "all", figures.refs)
+    for rate, net in figures.net_by_rate.items():
         if net == amount:
-            taken = tuple(r for r, ln in zip(refs, doc.lines, strict=True) if ln.tax_rate == rate)
-            return Basis("net", "rate", taken, rate=rate)
+            return Basis("net", "rate", figures.refs_at(rate), rate=rate)
     if amount == doc.total_gross:
         return Basis("gross")
     return None
@@ -416,8 +497,14 @@ def _total_basis(amount: Decimal, doc: Document, refs: tuple[LineRef, ...]) -> B
 # ---------------------------------------------------------------- binding
 
 
-def select(basis: Basis, document: Document, refs: Sequence[LineRef]) -> list[int] | Unbindable:
-    """Indices of ``document``'s lines that ``basis`` takes (``refs``: :func:`line_refs`)."""
+def select(
+    basis: Basis,
+    document: Document,
+    refs: Sequence[LineRef],
+    where: Mapping[LineRef, int] | None = None,
+) -> list[int] | Unbindable:
+    """Indices of ``document``'s lines that ``basis`` takes (``refs``: :func:`line_refs`;
+    ``where``: their :func:`positions`, which a caller asking for many bases makes once)."""
     n = len(document.lines)
     if basis.scope == "all":
         return list(range(n))
@@ -426,7 +513,8 @@ def select(basis: Basis, document: Document, refs: Sequence[LineRef]) -> list[in
         if not found:
             return Unbindable(f"it takes the lines at {_pct(basis.rate)}; the document has none")
         return found
-    where = {ref: j for j, ref in enumerate(refs)}
+    if where is None:
+        where = positions(refs)
     chosen = []
     for ref in basis.lines:
         j = where.get(ref)
@@ -436,8 +524,14 @@ def select(basis: Basis, document: Document, refs: Sequence[LineRef]) -> list[in
     return chosen
 
 
-def amount_of(basis: Basis, document: Document, refs: Sequence[LineRef]) -> Decimal | Unbindable:
-    """The amount ``basis`` gives on ``document``, in Decimal, or why it gives none."""
+def amount_of(
+    basis: Basis,
+    document: Document,
+    refs: Sequence[LineRef],
+    where: Mapping[LineRef, int] | None = None,
+) -> Decimal | Unbindable:
+    """The amount ``basis`` gives on ``document``, in Decimal, or why it gives none
+    (``refs`` and ``where`` as for :func:`select`)."""
     if basis.what == "gross":
         return document.total_gross
     if basis.what == "fixed":
@@ -446,7 +540,7 @@ def amount_of(basis: Basis, document: Document, refs: Sequence[LineRef]) -> Deci
         return ZERO  # bind() computes it once the other lines are known
     if basis.what == "stated":
         return Unbindable("a stated amount needs the line's account: use bind()")
-    chosen = select(basis, document, refs)
+    chosen = select(basis, document, refs, where)
     if isinstance(chosen, Unbindable):
         return chosen
     lines = [document.lines[j] for j in chosen]
@@ -469,6 +563,7 @@ def bind(
     a rate the template books no VAT for. Lines that come out as zero are left out.
     """
     refs = line_refs(document)
+    where = positions(refs)
     lines: list[EntryLine] = []
     for tl in template.lines:
         if tl.basis.what == "balance":
@@ -476,7 +571,7 @@ def bind(
         if tl.basis.what == "stated":
             amount: Decimal | Unbindable = stated_amount(document.text, tl.account) or ZERO
         else:
-            amount = amount_of(tl.basis, document, refs)
+            amount = amount_of(tl.basis, document, refs, where)
         if isinstance(amount, Unbindable):
             return amount
         amount = quantize(amount, document.currency)
@@ -485,7 +580,7 @@ def bind(
         if amount < 0:
             return Unbindable(f"{tl.basis.describe()} is negative on this document")
         debit, credit = (amount, ZERO) if tl.side == "debit" else (ZERO, amount)
-        lines.append(EntryLine(tl.account, debit, credit, _label(tl, document, refs)))
+        lines.append(EntryLine(tl.account, debit, credit, _label(tl, document, where)))
     for tl in template.lines:
         if tl.basis.what == "balance":
             debits = sum((ln.debit for ln in lines), ZERO)
@@ -494,7 +589,7 @@ def bind(
             if amount > 0:
                 debit, credit = (amount, ZERO) if tl.side == "debit" else (ZERO, amount)
                 lines.append(EntryLine(tl.account, debit, credit, tl.description))
-    problem = _uncovered(template, document, refs)
+    problem = _uncovered(template, document, refs, where)
     if problem is not None:
         return problem
     if not lines:
@@ -528,7 +623,10 @@ def stated_amount(text: str, account: str) -> Decimal | None:
 
 
 def _uncovered(
-    template: Template, document: Document, refs: Sequence[LineRef]
+    template: Template,
+    document: Document,
+    refs: Sequence[LineRef],
+    where: Mapping[LineRef, int],
 ) -> Unbindable | None:
     n = len(document.lines)
     for side in template.shared:
@@ -536,7 +634,7 @@ def _uncovered(
         for tl in template.lines:
             if tl.side != side or tl.basis.what != "net":
                 continue
-            chosen = select(tl.basis, document, refs)
+            chosen = select(tl.basis, document, refs, where)
             if isinstance(chosen, Unbindable):
                 return chosen
             for j in chosen:
@@ -559,15 +657,16 @@ def _uncovered(
     return None
 
 
-def _label(line: TemplateLine, document: Document, refs: Sequence[LineRef]) -> str:
-    """The line's description on the new document: the document line's own where it has one."""
+def _label(line: TemplateLine, document: Document, where: Mapping[LineRef, int]) -> str:
+    """The line's description on the new document: the document line's own where it has one
+    (``where``: the :func:`positions` of the document's lines)."""
     basis = line.basis
     if basis.what == "net" and len(basis.lines) == 1 and basis.scope != "rate":
         if basis.scope == "all" and len(document.lines) == 1:
             return document.lines[0].description
-        for ref, ln in zip(refs, document.lines, strict=True):
-            if ref == basis.lines[0]:
-                return ln.description
+        j = where.get(basis.lines[0])
+        if j is not None:
+            return document.lines[j].description
     if basis.what == "gross" and document.kind in INVOICE_KINDS and document.number:
         return document.number
     return line.description

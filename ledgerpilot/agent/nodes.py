@@ -26,6 +26,7 @@ from ledgerpilot.ledger import (
     parse_scheme,
     validate,
 )
+from ledgerpilot.ledger.text import unstorable
 
 from . import policy
 from .backends.base import DraftRequest
@@ -312,12 +313,16 @@ def edited_scheme(
     """A reviewer's ``lines`` for ``document`` as a posting scheme, validated against the chart.
 
     Returns the scheme's JSON (``None`` when the lines do not even read), the raw scheme
-    built from the lines (the previous scheme's explanation kept), and the violations.
+    built from the lines (the previous scheme's explanation kept, unless it is text a
+    database cannot store, which the reviewer could not correct), and the violations.
     """
+    explanation = str((previous or {}).get("explanation") or "")
+    if not explanation or unstorable((explanation,)) is not None:
+        explanation = f"edited by {user}"
     raw: dict[str, Any] = {
         "document": document.id,
         "kind": document.kind,
-        "explanation": str((previous or {}).get("explanation") or f"edited by {user}"),
+        "explanation": explanation,
         "lines": lines,
     }
     scheme, found = check_scheme(raw, chart, document)

@@ -210,18 +210,22 @@ def treatment(
     template: Template, ref: LineRef, rate: Decimal, what: str
 ) -> tuple[Treatment, bool] | None:
     """How ``template`` posts the line ``ref`` (else its first line of that description):
-    its ``net`` or ``self_tax`` postings, and whether that line had VAT rate ``rate``."""
-    refs = template.refs
-    if ref not in refs:
+    its ``net`` or ``self_tax`` postings, and whether that line had VAT rate ``rate``.
+
+    Looked up, not searched for (:meth:`Template.lines_taking`): it is asked for every line
+    of a new document of each neighbour.
+    """
+    position = template.position(ref)
+    if position is None:
         ref = (ref[0], 0)
-        if ref not in refs:
+        position = template.position(ref)
+        if position is None:
             return None
-    position = refs.index(ref)
-    postings = []
-    for tl in template.lines:
-        if tl.basis.what == what and ref in tl.basis.lines:
-            postings.append((tl.account, tl.side, tl.basis.what, tl.basis.self_rate))
-    return tuple(postings), template.rates[position] == rate
+    postings = tuple(
+        (tl.account, tl.side, tl.basis.what, tl.basis.self_rate)
+        for tl in template.lines_taking(ref, what)
+    )
+    return postings, template.rates[position] == rate
 
 
 def tax_part(tiers: dict[str, list[Neighbour]], rate: Decimal) -> Part | None:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from ledgerpilot.ledger import Document, JournalEntry
 from ledgerpilot.ledger.money import MAX_AMOUNT
+from ledgerpilot.ledger.text import unstorable
 
 from .schema import CODE_LENGTH, KEY_LENGTH
 
@@ -50,15 +51,8 @@ def check_loadable(doc: Document, postable: frozenset[str] | None) -> str | None
             problem = _check_entry(entry, postable)
             if problem is not None:
                 return problem
-    joined = "\x1f".join(texts)
-    if "\x00" in joined:
-        return "its text contains a NUL character, which databases cannot store"
-    if not joined.isascii():
-        try:
-            joined.encode("utf-8")
-        except UnicodeEncodeError:
-            return "its text is not valid Unicode (it has a lone surrogate)"
-    return None
+    problem = unstorable(texts)
+    return None if problem is None else f"its text {problem}"
 
 
 def _check_entry(entry: JournalEntry, postable: frozenset[str]) -> str | None:

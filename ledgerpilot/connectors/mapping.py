@@ -42,6 +42,7 @@ from sqlalchemy.sql import table as sql_table
 
 from ledgerpilot.ledger import ChartOfAccounts, Document, JournalEntry, PostingScheme, validate
 from ledgerpilot.ledger.money import minor_unit
+from ledgerpilot.ledger.text import unstorable
 from ledgerpilot.ledger.validation import check_document_identity
 
 from .base import CheckReport, PooledConnector
@@ -364,11 +365,11 @@ class MappedAIS(PooledConnector):
             currency=document.currency,
         )
         violations = validate(scheme, chart) + check_document_identity(scheme, chart, document)
-        texts = [entry.description, posted_by or "", *(ln.description for ln in entry.lines)]
-        if any("\x00" in t for t in texts):
-            raise EntryRefused(
-                "the entry's text contains a NUL character, which databases cannot store"
-            )
+        problem = unstorable(
+            [posted_by or "", entry.description, *(ln.description for ln in entry.lines)]
+        )
+        if problem is not None:
+            raise EntryRefused(f"the entry's text {problem}")
         if violations:
             listed = "; ".join(
                 (f"line {v.line}: " if v.line else "") + v.message for v in violations

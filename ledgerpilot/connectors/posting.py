@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, exc, insert, select
 
 from ledgerpilot.ledger import JournalEntry, PostingScheme, validate
+from ledgerpilot.ledger.text import unstorable
 from ledgerpilot.ledger.validation import check_document_identity
 
 from .errors import AlreadyPosted, DocumentNotFound, EntryRefused, PostingConflict, PostingError
@@ -81,11 +82,11 @@ def _insert_entry(
         currency=document.currency,
     )
     violations = validate(scheme, chart) + check_document_identity(scheme, chart, document)
-    texts = [entry.description, posted_by or "", *(ln.description for ln in entry.lines)]
-    if any("\x00" in t for t in texts):
-        raise EntryRefused(
-            "the entry's text contains a NUL character, which databases cannot store"
-        )
+    problem = unstorable(
+        [posted_by or "", entry.description, *(ln.description for ln in entry.lines)]
+    )
+    if problem is not None:
+        raise EntryRefused(f"the entry's text {problem}")
     if violations:
         listed = "; ".join((f"line {v.line}: " if v.line else "") + v.message for v in violations)
         raise EntryRefused(f"entry for document {document_id!r} refused: {listed}", violations)

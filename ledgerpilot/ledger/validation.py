@@ -21,6 +21,7 @@ from .accounts import ChartOfAccounts
 from .documents import Document
 from .entries import PostingScheme, parse_scheme, totals
 from .money import is_known_currency, minor_unit, quantize
+from .text import unstorable
 from .violations import Violation
 
 Check = Callable[[PostingScheme, ChartOfAccounts, Document | None], list[Violation]]
@@ -212,12 +213,33 @@ def check_tax(
     return []
 
 
+def check_text(
+    scheme: PostingScheme, chart: ChartOfAccounts, document: Document | None
+) -> list[Violation]:
+    """The explanation and line descriptions are text a database can store.
+
+    A model may answer a NUL character or a lone surrogate (JSON's ``"\\u0000"`` and
+    ``"\\ud800"`` read into them); caught here, the draft goes back for repair or to a
+    person instead of failing at the AIS once approved.
+    """
+    found = []
+    problem = unstorable((scheme.explanation,))
+    if problem is not None:
+        found.append(Violation("unstorable_text", f"the explanation {problem}"))
+    for number, ln in enumerate(scheme.lines, start=1):
+        problem = unstorable((ln.description,))
+        if problem is not None:
+            found.append(Violation("unstorable_text", f"the description {problem}", number))
+    return found
+
+
 CHECKS: tuple[Check, ...] = (
     check_lines,
     check_balance,
     check_document_identity,
     check_totals,
     check_tax,
+    check_text,
 )
 """Every check, in the order their violations are reported."""
 

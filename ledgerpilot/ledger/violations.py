@@ -39,5 +39,6 @@ CODES: dict[str, str] = {
     "unknown_currency": "a currency whose minor unit ledgerpilot does not know",
     "wrong_document": "the scheme names another document than the one being posted",
     "document_inconsistent": "the document's own figures do not add up",
+    "unstorable_text": "text a database cannot store (a NUL character, a lone surrogate)",
 }
 """Every violation code, with what it means."""

@@ -214,6 +214,23 @@ def test_too_many_lines_is_refused_unread(chart: ChartOfAccounts) -> None:
     ]
 
 
+def test_text_a_database_cannot_store(chart: ChartOfAccounts, invoice: Document) -> None:
+    lines = [dict(ln) for ln in RENT]
+    lines[0]["description"] = "rent\x00"
+    lines[2]["description"] = "Landlord \ud800"
+    nul = "contains a NUL character, which databases cannot store"
+    assert check(scheme(lines, explanation="as last month\x00"), chart, invoice) == [
+        Violation("unstorable_text", f"the explanation {nul}"),
+        Violation("unstorable_text", f"the description {nul}", 1),
+        Violation(
+            "unstorable_text", "the description is not valid Unicode (it has a lone surrogate)", 3
+        ),
+    ]
+    # Other control characters and any valid Unicode are stored as they are.
+    lines = [dict(ln, description="\x1b[31m \u202e \U0001f4a5") for ln in RENT]
+    assert check(scheme(lines, explanation="\x07"), chart, invoice) == []
+
+
 def test_every_code_is_documented() -> None:
     used = {
         "unbalanced",
@@ -232,6 +249,7 @@ def test_every_code_is_documented() -> None:
         "unknown_currency",
         "wrong_document",
         "document_inconsistent",
+        "unstorable_text",
     }
     assert set(CODES) == used
 

@@ -30,6 +30,7 @@ import json
 import tempfile
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,11 @@ from ledgerpilot.agent.backends.answers import read_answer
 from ledgerpilot.agent.backends.memory import MemoryBackend
 from ledgerpilot.agent.drafting import decide, draft_one, draft_pending
 from ledgerpilot.agent.recall import HistoryIndex
-from ledgerpilot.connectors import MappingError, ReferenceAIS, load_mapping
+from ledgerpilot.connectors import EntryRefused, MappingError, ReferenceAIS, load_mapping
 from ledgerpilot.connectors.interchange import import_files, read_documents
 from ledgerpilot.connectors.mapping_format import parse_mapping
-from ledgerpilot.ledger import Document, DocumentError, parse_scheme, validate
-from ledgerpilot.review import ProposalStore
+from ledgerpilot.ledger import Document, DocumentError, parse_scheme, totals, validate
+from ledgerpilot.review import ProposalStore, WrongStatus
 from ledgerpilot.workers import DECIDE, DRAFT_DOCUMENT
 from tests.agent.drafting_kit import (
     HISTORY,
@@ -161,8 +162,6 @@ def test_a_document_of_10000_lines_is_refused_and_one_of_1000_drafted(
 ) -> None:
     with pytest.raises(DocumentError, match="10000 lines; at most 5000 are read"):
         Document.from_json(many_lines("BIG-10000", 10_000))
-    # (At the read limit of 5,000 lines drafting takes ~20 s: the memory backend's binding
-    # is quadratic in the lines. 1,000 lines make the same point in about a second.)
     biggest = Document.from_json(many_lines("BIG-1000", 1000))
     assert biggest.check() == []
     url = make_company(sqlite_url(tmp_path / "ais.sqlite"), [biggest])
@@ -171,6 +170,26 @@ def test_a_document_of_10000_lines_is_refused_and_one_of_1000_drafted(
         assert outcome.status in ("quarantined", *WAITING)
         if outcome.status == "quarantined":
             assert outcome.note  # more scheme lines than are read: too_many_lines
+        assert posted_count(ais) == len(HISTORY)
+
+
+def test_a_document_of_5000_lines_is_drafted_with_a_scheme_that_balances(
+    tmp_path: Path, store: ProposalStore
+) -> None:
+    document = Document.from_json(many_lines("BIG-5000", 5000))
+    url = make_company(sqlite_url(tmp_path / "ais.sqlite"), [document])
+    with ReferenceAIS(url) as ais:
+        outcome = draft_one(ais, store, memory_backend(ais), "BIG-5000")
+        assert outcome.status in ("quarantined", *WAITING)
+        assert outcome.scheme is not None
+        scheme, found = parse_scheme(outcome.scheme, max_lines=10_000)
+        assert scheme is not None and found == []
+        # Every document line bound once: 5,000 nets of 1.00, the VAT, the gross to pay.
+        assert [ln.account for ln in scheme.lines] == ["6120"] * 5000 + ["1310", "2110"]
+        assert totals(scheme.lines) == (Decimal("6250.00"), Decimal("6250.00"))
+        assert scheme.lines[-2].debit == document.total_tax == Decimal("1250.00")
+        assert scheme.lines[-1].credit == document.total_gross
+        assert validate(scheme, ais.chart(), document) == []
         assert posted_count(ais) == len(HISTORY)
 
 
@@ -311,21 +330,28 @@ def test_bad_answers_through_drafting_wait_for_a_person_or_are_quarantined(
         assert posted_count(ais) == len(HISTORY)
 
 
-def test_an_approved_answer_with_a_nul_character_is_quarantined_not_posted(
+def test_an_answer_with_a_nul_character_is_refused_by_validation_and_by_the_ais(
     tmp_path: Path, store: ProposalStore
 ) -> None:
     lines = [dict(line) for line in rent_lines()]
     lines[0]["description"] = "Office rent\x00\x1b[31m"
     backend = ScriptedBackend([scheme_for("SI-9", lines)])
-    url = make_company(sqlite_url(tmp_path / "ais.sqlite"), [rent_invoice("SI-9", "2024-03-05")])
+    document = rent_invoice("SI-9", "2024-03-05")
+    url = make_company(sqlite_url(tmp_path / "ais.sqlite"), [document])
     with ReferenceAIS(url) as ais:
         (outcome,) = draft_pending(ais, store, backend)
-        assert outcome.status == "proposed" and outcome.proposal_id is not None
-        done = decide(store, ais, outcome.proposal_id, approve("ana"))
-        assert done.proposal.status == "quarantined"
-        last = store.decisions(outcome.proposal_id)[-1]
-        assert (last.action, last.user) == ("quarantine", "worker")
-        assert last.reason is not None and "NUL character" in last.reason
+        # Caught when the answer is validated: repaired in vain, then left to a person.
+        assert outcome.status == "needs_review" and outcome.proposal_id is not None
+        assert [(v.code, v.line) for v in outcome.violations] == [("unstorable_text", 1)]
+        assert "NUL character" in outcome.violations[0].message
+        assert len(backend.requests) == 3
+        with pytest.raises(WrongStatus, match="unstorable_text"):
+            decide(store, ais, outcome.proposal_id, approve("ana"))
+        # The AIS keeps its own guard for an entry that comes another way.
+        scheme, _ = parse_scheme(scheme_for("SI-9", lines))
+        assert scheme is not None
+        with pytest.raises(EntryRefused, match="NUL character"):
+            ais.post_entry("SI-9", scheme.to_entry(document.date), key="K-1", posted_by="ana")
         assert posted_count(ais) == len(HISTORY)
 
 

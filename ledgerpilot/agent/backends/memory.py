@@ -34,7 +34,7 @@ same proposal.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -104,6 +104,8 @@ other partners that all disagree with it (a changed accounting policy)."""
 NO_HISTORY = "no history for this partner"
 INVALID_FACTOR = 0.1
 """A draft whose best binding still fails validation is worth a tenth of its confidence."""
+Asked = dict[tuple[Hashable, ...], tuple[Vote, float, str] | None]
+"""Votes already cast while drafting one document, by the question they answer."""
 GENERALIZED_CAP = 0.5
 """The most the memory vouches for a draft it had to piece together from other partners'
 documents or from descriptions it has not seen: the routing policy sends it to review."""
@@ -347,9 +349,12 @@ class MemoryBackend:
         open_lines = open_part(tiers)
         if open_lines is not None:
             parts.append(open_lines)
+        # Votes that do not depend on the line itself (how a tier self-assesses VAT at a rate,
+        # the lines nearest a description) are cast once per draft, not once per line.
+        asked: Asked = {}
         for j, (ref, line) in enumerate(zip(refs, doc.lines, strict=True)):
             for what in ("net", "self_tax"):
-                part = self._line_part(tiers, j, ref, line.tax_rate, what)
+                part = self._line_part(tiers, j, ref, line.tax_rate, what, asked)
                 if part is not None:
                     parts.append(part)
         for rate in sorted({ln.tax_rate for ln in doc.lines if ln.tax}):
@@ -365,6 +370,7 @@ class MemoryBackend:
         ref: LineRef,
         rate: Decimal,
         what: str,
+        asked: Asked,
     ) -> Part | None:
         """The vote on how a document line's net is posted (``net``), or the VAT self-assessed
         on it (``self_tax``), by its description, in the steps of :data:`LINE_SEARCH`: the
@@ -373,7 +379,7 @@ class MemoryBackend:
 
         Self-assessed VAT follows the partner more than the line: when no line of that
         description is in the partner's (or a same-regime) tier, the tier's lines at the same
-        rate vote on it.
+        rate vote on it. ``asked`` keeps such votes for the document's other lines.
         """
         slot = ("line" if what == "net" else "reverse charge", index)
         for step, group, least in LINE_SEARCH:
@@ -391,28 +397,37 @@ class MemoryBackend:
                         return current_rates(tiers, part, ref, rate)
                     return part
                 if what == "self_tax" and group[0] in HABIT_TIERS:
-                    habit = self._habit(tiers, group[0], slot, rate)
+                    habit = self._habit(tiers, group[0], slot, rate, asked)
                     if habit is not None:
                         return habit
             else:
-                near = self._nearest(tiers, group, slot, ref[0], rate, what, least)
+                near = self._nearest(tiers, group, slot, ref[0], rate, what, least, asked)
                 if near is not None:
                     return near
         # Nothing like it anywhere: post it as the lines of the most similar documents are
         # posted, so that the reviewer gets a complete draft (with a low confidence).
-        return self._nearest(tiers, TIERS, slot, ref[0], rate, what, 0.0, closeness=0.2)
+        return self._nearest(tiers, TIERS, slot, ref[0], rate, what, 0.0, asked, closeness=0.2)
 
     def _habit(
-        self, tiers: dict[str, list[Neighbour]], tier: str, slot: tuple[str, int], rate: Decimal
+        self,
+        tiers: dict[str, list[Neighbour]],
+        tier: str,
+        slot: tuple[str, int],
+        rate: Decimal,
+        asked: Asked,
     ) -> Part | None:
         """How a tier self-assesses VAT on its lines at ``rate``, whatever their description."""
-        vote = Vote()
-        for n in tiers[tier]:
-            for other in n.template.refs:
-                found = treatment(n.template, other, rate, "self_tax")
-                if found is not None and found[1]:
-                    vote.add(found[0], n.weight, n)
-        return make_part(slot, vote, tier, 0.9) if vote else None
+        question = ("habit", tier, rate)
+        if question not in asked:
+            vote = Vote()
+            for n in tiers[tier]:
+                for other in n.template.refs:
+                    found = treatment(n.template, other, rate, "self_tax")
+                    if found is not None and found[1]:
+                        vote.add(found[0], n.weight, n)
+            asked[question] = (vote, 0.0, tier) if vote else None
+        answer = asked[question]
+        return None if answer is None else make_part(slot, answer[0], tier, 0.9)
 
     def _nearest(
         self,
@@ -423,25 +438,31 @@ class MemoryBackend:
         rate: Decimal,
         what: str,
         least: float,
+        asked: Asked,
         closeness: float | None = None,
     ) -> Part | None:
         """The vote of the lines in ``group``'s documents whose descriptions are at least
         ``least`` similar to ``key``, each weighing by its similarity (to the fourth)."""
-        vote = Vote()
-        best, tier = 0.0, group[0]
-        for n in (n for t in group for n in tiers[t]):
-            for other in n.template.refs:
-                sim = self.index.line_similarity(key, other[0])
-                if sim < least:
-                    continue
-                found = treatment(n.template, other, rate, what)
-                if found is not None:
-                    weight = n.weight * max(sim, 0.05) ** 4 * (1.0 if found[1] else OTHER_RATE)
-                    vote.add(found[0], weight, n)
-                    if sim > best:
-                        best, tier = sim, n.tier
-        if not vote:
+        question = ("near", tuple(group), key, rate, what, least)
+        if question not in asked:
+            vote = Vote()
+            best, tier = 0.0, group[0]
+            for n in (n for t in group for n in tiers[t]):
+                for other in n.template.refs:
+                    sim = self.index.line_similarity(key, other[0])
+                    if sim < least:
+                        continue
+                    found = treatment(n.template, other, rate, what)
+                    if found is not None:
+                        weight = n.weight * max(sim, 0.05) ** 4 * (1.0 if found[1] else OTHER_RATE)
+                        vote.add(found[0], weight, n)
+                        if sim > best:
+                            best, tier = sim, n.tier
+            asked[question] = (vote, best, tier) if vote else None
+        answer = asked[question]
+        if answer is None:
             return None
+        vote, best, tier = answer
         part = make_part(slot, vote, tier, best if closeness is None else closeness)
         part.exact = False
         return part

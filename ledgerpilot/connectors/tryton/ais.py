@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, exc, inspect, select
 
 from ledgerpilot.ledger import ChartOfAccounts, Document, JournalEntry, PostingScheme, validate
+from ledgerpilot.ledger.text import unstorable
 from ledgerpilot.ledger.validation import check_document_identity
 
 from ..base import CheckItem, CheckReport, PooledConnector
@@ -235,11 +236,9 @@ class TrytonAIS(PooledConnector):
             currency=document.currency,
         )
         violations = validate(scheme, chart) + check_document_identity(scheme, chart, document)
-        texts = [entry.description, *(ln.description for ln in entry.lines)]
-        if any("\x00" in text for text in texts):
-            raise EntryRefused(
-                "the entry's text contains a NUL character, which Tryton cannot store"
-            )
+        problem = unstorable([entry.description, *(ln.description for ln in entry.lines)])
+        if problem is not None:
+            raise EntryRefused(f"the entry's text {problem}")
         if violations:
             listed = "; ".join(
                 (f"line {v.line}: " if v.line else "") + v.message for v in violations

@@ -25,6 +25,7 @@ from ledgerpilot.ledger import (
     parse_amount,
 )
 from ledgerpilot.ledger.money import AmountError, is_known_currency
+from ledgerpilot.ledger.text import unstorable
 
 from ..models import StoredProposal
 
@@ -272,16 +273,18 @@ def check_lines(
 ) -> CheckedLines:
     """Validate edited ``lines`` for the proposal against the chart and its document.
 
-    The lines become the proposal's scheme (its document, kind and explanation kept); the
-    amounts are read in the document's currency, so more decimals than it has is a
-    ``bad_amount``. Unreadable lines come back with ``scheme=None``.
+    The lines become the proposal's scheme (its document, kind and explanation kept, an
+    explanation a database cannot store dropped); the amounts are read in the document's
+    currency, so more decimals than it has is a ``bad_amount``. Unreadable lines come back
+    with ``scheme=None``.
     """
     currency = currency_of(proposal)
     old = proposal.scheme or {}
+    explanation = str(old.get("explanation") or "")
     raw: dict[str, Any] = {
         "document": str(old.get("document") or proposal.document_id),
         "kind": str(old.get("kind") or proposal.document_kind),
-        "explanation": str(old.get("explanation") or ""),
+        "explanation": "" if unstorable((explanation,)) else explanation,
         "lines": [dict(ln) for ln in lines],
         "currency": currency,
     }
