@@ -29,35 +29,35 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
-import psycopg
 import redis
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from sqlalchemy import create_engine, text
 
 from ledgerpilot.config import Settings
-from ledgerpilot.connectors import ReferenceAIS
 from ledgerpilot.review import ProposalStore
 from ledgerpilot.synth import generate
 from ledgerpilot.workers import POLL_AIS, create_app
 
-TARGET_PER_SECOND = 50.0
+try:  # imported as benchmarks.bench_load (tests/reliability/test_load.py)
+    from benchmarks import bench_queue_workers as queue_workers
+except ModuleNotFoundError:  # run as a script: benchmarks/ is first on sys.path
+    queue_workers = importlib.import_module("bench_queue_workers")
+
+TARGET_PER_SECOND = queue_workers.TARGET_PER_SECOND
 """The documented throughput (issue 4, ``bench_queue_workers.py``)."""
-START_SECONDS = 120.0
 MIB = 1024 * 1024
 
 
@@ -118,46 +118,6 @@ def _slope(points: list[tuple[int, int]]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / var
 
 
-@contextlib.contextmanager
-def database(server: str) -> Iterator[str]:
-    """A new PostgreSQL database on ``server`` (``user@host:port``), dropped afterwards."""
-    name = f"bench_load_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"postgresql://{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql+psycopg://{server}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
-def worker(env: dict[str, str], concurrency: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``ledgerpilot worker`` in its own process group, once it is ready; stopped afterwards."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ledgerpilot.cli", "worker", "--concurrency", str(concurrency)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while " ready." not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the worker did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield process
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-
-
 def rss_of(main: psutil.Process) -> dict[str, int]:
     """The RSS of the worker's main process and of each pool process (by start order)."""
     found: dict[str, int] = {}
@@ -193,34 +153,14 @@ def run_load(
     queue_db = redis.Redis.from_url(broker)
     queue_db.flushdb()
     company = generate(chart, years=years, inbox=documents, seed=seed, per_year=per_year)
-    started = time.perf_counter()
-    with ReferenceAIS.create(ais_url) as ais:
-        history = ais.load(company.history(), chart=company.chart)
-        ais.load(company.inbox)
-    ProposalStore.create(store_url).close()
-    report(
-        {
-            "step": "company",
-            "history": history.inserted,
-            "pending": documents,
-            "seconds": round(time.perf_counter() - started, 1),
-        }
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERPILOT_")}
-    env.update(
-        LEDGERPILOT_DATA_DIR=str(data_dir),
-        LEDGERPILOT_AIS_URL=ais_url,
-        LEDGERPILOT_STORE_URL=store_url,
-        LEDGERPILOT_BROKER_URL=broker,
-        LEDGERPILOT_RESULT_BACKEND=broker,
-        LEDGERPILOT_BACKEND="memory",
-    )
+    report(queue_workers.load_company(company, ais_url, store_url, documents))
+    env = queue_workers.worker_env(str(data_dir), ais_url, store_url, broker)
     settings = Settings(data_dir=data_dir, broker_url=broker, result_backend="disabled")
     samples: list[Sample] = []
     drafted = 0
     stop = threading.Event()
     try:
-        with worker(env, concurrency, data_dir / "worker.log") as process:
+        with queue_workers.worker(env, concurrency, data_dir / "worker.log") as process:
             main = psutil.Process(process.pid)
             clock = time.perf_counter()
 
@@ -325,17 +265,12 @@ def plot(result: LoadResult, path: Path) -> None:
 def main() -> None:
     """Run the load and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--documents", type=int, default=10_000, help="pending documents")
-    parser.add_argument("--years", type=int, default=1, help="years of posted history")
-    parser.add_argument("--per-year", type=int, default=2_500)
-    parser.add_argument("--chart", default="hr")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
+    queue_workers.add_company_options(
+        parser, documents=10_000, years=1, concurrency_help="worker pool processes"
+    )
     parser.add_argument("--sample-seconds", type=float, default=1.0, help="RSS sampling period")
     parser.add_argument("--plot", type=Path, default=None, help="write the RSS chart here (PNG)")
-    parser.add_argument("--postgres", default="postgres@127.0.0.1:5432", help="user@host:port")
-    parser.add_argument("--redis", default="127.0.0.1:6379", help="host:port")
-    parser.add_argument("--redis-db", type=int, default=15)
+    queue_workers.add_server_options(parser)
     args = parser.parse_args()
 
     def report(line: dict[str, Any]) -> None:
@@ -345,8 +280,8 @@ def main() -> None:
             "cpus": os.cpu_count()})  # fmt: skip
     with (
         tempfile.TemporaryDirectory(prefix="bench-load-") as tmp,
-        database(args.postgres) as ais_url,
-        database(args.postgres) as store_url,
+        queue_workers.database(args.postgres, "bench_load") as ais_url,
+        queue_workers.database(args.postgres, "bench_load") as store_url,
     ):
         result = run_load(
             documents=args.documents,

@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -38,7 +39,7 @@ import redis
 from ledgerpilot.config import Settings
 from ledgerpilot.connectors import ReferenceAIS
 from ledgerpilot.review import ProposalStore
-from ledgerpilot.synth import generate
+from ledgerpilot.synth import SyntheticCompany, generate
 from ledgerpilot.workers import POLL_AIS, create_app
 
 TARGET_PER_SECOND = 50.0
@@ -46,9 +47,10 @@ START_SECONDS = 120.0
 
 
 @contextlib.contextmanager
-def database(server: str) -> Iterator[str]:
-    """A new PostgreSQL database on ``server`` (``user@host:port``), dropped afterwards."""
-    name = f"bench_workers_{uuid.uuid4().hex[:10]}"
+def database(server: str, prefix: str = "bench_workers") -> Iterator[str]:
+    """A new PostgreSQL database on ``server`` (``user@host:port``), its name starting with
+    ``prefix``; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(f"postgresql://{server}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
@@ -59,7 +61,8 @@ def database(server: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def worker(env: dict[str, str], concurrency: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``ledgerpilot worker`` in its own process group, once it is ready; killed afterwards."""
+    """``ledgerpilot worker`` in its own process group, once it is ready; stopped afterwards
+    (SIGTERM, then SIGKILL after 30 seconds)."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "ledgerpilot.cli", "worker", "--concurrency", str(concurrency)],
@@ -85,18 +88,66 @@ def worker(env: dict[str, str], concurrency: int, log: Path) -> Iterator[subproc
             process.wait(timeout=30)
 
 
-def main() -> None:
-    """Build the company, start the workers, draft the inbox through the queue; print figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--documents", type=int, default=1_000, help="pending documents")
-    parser.add_argument("--years", type=int, default=2, help="years of posted history")
+def worker_env(data_dir: str, ais_url: str, store_url: str, broker: str) -> dict[str, str]:
+    """This process's environment without its ``LEDGERPILOT_`` settings, plus those of a
+    worker on ``broker`` that drafts with the ``memory`` backend from the AIS at ``ais_url``
+    into the store at ``store_url``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERPILOT_")}
+    env.update(
+        LEDGERPILOT_DATA_DIR=data_dir,
+        LEDGERPILOT_AIS_URL=ais_url,
+        LEDGERPILOT_STORE_URL=store_url,
+        LEDGERPILOT_BROKER_URL=broker,
+        LEDGERPILOT_RESULT_BACKEND=broker,
+        LEDGERPILOT_BACKEND="memory",
+    )
+    return env
+
+
+def load_company(
+    company: SyntheticCompany, ais_url: str, store_url: str, pending: int
+) -> dict[str, Any]:
+    """Load ``company`` (chart, history, inbox of ``pending`` documents) into a new AIS at
+    ``ais_url`` and make an empty store at ``store_url``; the ``company`` step's figures."""
+    started = time.perf_counter()
+    with ReferenceAIS.create(ais_url) as ais:
+        history = ais.load(company.history(), chart=company.chart)
+        ais.load(company.inbox)
+    ProposalStore.create(store_url).close()
+    return {
+        "step": "company",
+        "history": history.inserted,
+        "pending": pending,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def add_company_options(
+    parser: argparse.ArgumentParser, documents: int, years: int, concurrency_help: str
+) -> None:
+    """The options of the synthetic company and of the worker: ``--documents`` (pending, by
+    default ``documents``), ``--years`` (of history, by default ``years``), ``--per-year``,
+    ``--chart``, ``--seed``, ``--concurrency`` (its help ``concurrency_help``)."""
+    parser.add_argument("--documents", type=int, default=documents, help="pending documents")
+    parser.add_argument("--years", type=int, default=years, help="years of posted history")
     parser.add_argument("--per-year", type=int, default=2_500)
     parser.add_argument("--chart", default="hr")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help=concurrency_help)
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The options naming the PostgreSQL server and the Redis database."""
     parser.add_argument("--postgres", default="postgres@127.0.0.1:5432", help="user@host:port")
     parser.add_argument("--redis", default="127.0.0.1:6379", help="host:port")
     parser.add_argument("--redis-db", type=int, default=15)
+
+
+def main() -> None:
+    """Build the company, start the workers, draft the inbox through the queue; print figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_company_options(parser, documents=1_000, years=2, concurrency_help="worker processes")
+    add_server_options(parser)
     args = parser.parse_args()
 
     broker = f"redis://{args.redis}/{args.redis_db}"
@@ -114,31 +165,8 @@ def main() -> None:
             seed=args.seed,
             per_year=args.per_year,
         )
-        started = time.perf_counter()
-        with ReferenceAIS.create(ais_url) as ais:
-            history = ais.load(company.history(), chart=company.chart)
-            ais.load(company.inbox)
-        ProposalStore.create(store_url).close()
-        print(
-            json.dumps(
-                {
-                    "step": "company",
-                    "history": history.inserted,
-                    "pending": args.documents,
-                    "seconds": round(time.perf_counter() - started, 1),
-                }
-            ),
-            flush=True,
-        )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERPILOT_")}
-        env.update(
-            LEDGERPILOT_DATA_DIR=tmp,
-            LEDGERPILOT_AIS_URL=ais_url,
-            LEDGERPILOT_STORE_URL=store_url,
-            LEDGERPILOT_BROKER_URL=broker,
-            LEDGERPILOT_RESULT_BACKEND=broker,
-            LEDGERPILOT_BACKEND="memory",
-        )
+        print(json.dumps(load_company(company, ais_url, store_url, args.documents)), flush=True)
+        env = worker_env(tmp, ais_url, store_url, broker)
         settings = Settings(
             data_dir=Path(tmp),
             ais_url=ais_url,

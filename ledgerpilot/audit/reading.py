@@ -31,6 +31,7 @@ from ledgerpilot.connectors.reading import (
     IN_CHUNK,
     ORDER,
     date_range,
+    document_of,
     documents_query,
     list_documents,
 )
@@ -131,7 +132,14 @@ def _stream(
                 )
             )
             line = next(line_rows, None)
-        yield _document(row, q, tuple(lines), tuple(doc_lines_found), partners, as_text)
+        yield document_of(
+            row[1:],
+            tuple(doc_lines_found),
+            tuple(lines),
+            q=q,
+            known_partners=partners,
+            iso_text=as_text,
+        )
 
 
 def _rows(conn: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
@@ -141,7 +149,7 @@ def _rows(conn: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
     PostgreSQL's driver gives every column its Python type (the session's time zone is
     UTC, so times come in UTC as :class:`~ledgerpilot.sqlplumbing.UTCDateTime` gives them),
     through a server-side cursor. SQLite's gives dates and times as the ISO text SQLAlchemy
-    stored: :func:`_document` reads them.
+    stored: :func:`~ledgerpilot.connectors.reading.document_of` reads them.
     """
     compiled = query.compile(dialect=conn.dialect)
     driver = conn.connection.driver_connection
@@ -166,70 +174,6 @@ def _rows(conn: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
 
 
 _CURSORS = itertools.count()
-
-
-def _document(
-    row: Sequence[Any],
-    q: Decimal,
-    lines: tuple[EntryLine, ...],
-    doc_lines: tuple[DocumentLine, ...],
-    partners: dict[str, Partner],
-    as_text: bool,
-) -> Document:
-    (
-        _,
-        external_id,
-        kind,
-        number,
-        date,
-        currency,
-        total_net,
-        total_tax,
-        total_gross,
-        text,
-        partner_id,
-        partner_name,
-        partner_vat,
-        partner_country,
-        entry_id,
-        entry_date,
-        entry_description,
-        posted_by,
-        posted_at,
-    ) = row
-    if as_text:  # SQLite: ISO text, times in UTC without their zone (UTCDateTime)
-        date = dt.date.fromisoformat(date)
-        entry_date = dt.date.fromisoformat(entry_date)
-        if posted_at is not None:
-            posted_at = dt.datetime.fromisoformat(posted_at).replace(tzinfo=dt.UTC)
-    partner = None
-    if partner_id is not None:
-        partner = partners.get(partner_id)
-        if partner is None:
-            partner = partners[partner_id] = Partner(
-                partner_id, partner_name, partner_vat, partner_country
-            )
-    return Document(
-        id=external_id,
-        kind=kind,
-        number=number,
-        date=date,
-        partner=partner,
-        currency=currency,
-        lines=doc_lines,
-        total_net=D(total_net).quantize(q),
-        total_tax=D(total_tax).quantize(q),
-        total_gross=D(total_gross).quantize(q),
-        text=text,
-        entry=JournalEntry(
-            date=entry_date,
-            lines=lines,
-            description=entry_description,
-            id=str(entry_id),
-            posted_by=posted_by,
-            posted_at=posted_at,
-        ),
-    )
 
 
 def _rate(rate: Decimal) -> Decimal:

@@ -33,14 +33,9 @@ from typing import Any
 
 from ledgerpilot.connectors import ReferenceAIS
 from ledgerpilot.connectors.errors import database_errors
-from ledgerpilot.connectors.reading import IN_CHUNK, list_documents
+from ledgerpilot.connectors.reading import IN_CHUNK, document_of, list_documents
 from ledgerpilot.connectors.schema import documents
-from ledgerpilot.ledger import (
-    ChartOfAccounts,
-    Document,
-    JournalEntry,
-    Partner,
-)
+from ledgerpilot.ledger import ChartOfAccounts, Document, Partner
 from ledgerpilot.ledger.money import MINOR_UNITS
 from ledgerpilot.ledger.validation import SETTLEMENT, TAX_SIDE, WHOLE_ENTRY_KINDS
 
@@ -327,28 +322,7 @@ def _summaries(cursor: Any, suspects: frozenset[int] | None) -> Iterator[Summary
     digit_tuples: dict[str, Digits] = {}
     while rows := cursor.fetchmany(BATCH):
         for row in rows:
-            (
-                external_id,
-                kind,
-                number,
-                date,
-                currency,
-                total_net,
-                total_tax,
-                total_gross,
-                text,
-                partner_id,
-                partner_name,
-                partner_vat,
-                partner_country,
-                entry_id,
-                entry_date,
-                entry_description,
-                posted_by,
-                posted_at,
-                amount,
-                sides,
-            ) = row[:20]
+            amount, sides = row[18], row[19]
             if sides is None:  # an entry without lines
                 scheme: Scheme = ()
                 amount = ZERO
@@ -356,33 +330,12 @@ def _summaries(cursor: Any, suspects: frozenset[int] | None) -> Iterator[Summary
                 scheme = schemes.get(sides)  # type: ignore[assignment]
                 if scheme is None:
                     scheme = schemes[sides] = _scheme(sides)
-            partner = None
-            if partner_id is not None:
-                partner = partners.get(partner_id)
-                if partner is None:
-                    partner = partners[partner_id] = Partner(
-                        partner_id, partner_name, partner_vat, partner_country
-                    )
-            entry = JournalEntry(entry_date, (), entry_description, entry_id, posted_by, posted_at)
-            document = Document(
-                external_id,
-                kind,
-                number,
-                date,
-                partner,
-                currency,
-                (),
-                total_net,
-                total_tax,
-                total_gross,
-                text,
-                entry,
-            )
+            document = document_of(row[:18], (), (), known_partners=partners)
             found: Audited | None = None
             if suspects is not None:
                 exact, text_digits, db_id, suspect = row[20:]
                 if not exact:
-                    raise Inexact(f"document {external_id!r} has an amount off its scale")
+                    raise Inexact(f"document {document.id!r} has an amount off its scale")
                 digits: Digits = ()
                 if text_digits is not None:
                     digits = digit_tuples.get(text_digits)  # type: ignore[assignment]

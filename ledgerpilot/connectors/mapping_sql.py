@@ -23,7 +23,7 @@ column's own name for its value in an INSERT) and typed, so that amounts bind ex
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -57,14 +57,13 @@ from ledgerpilot.ledger import (
     Document,
     DocumentLine,
     EntryLine,
-    JournalEntry,
-    Partner,
     infer_role,
 )
 from ledgerpilot.ledger.money import minor_unit
 from ledgerpilot.sqlplumbing import UTCDateTime, to_utc
 
 from .mapping_format import BIND_PARAM, AISMapping, MappingError, is_column_name
+from .reading import DocumentHeader, document_of, merge_rows
 from .schema import Money
 
 D = Decimal
@@ -408,30 +407,18 @@ class MappedTables:
             lines_query = self.lines_query(posted, where)
             if lines_query is not None:
                 results.append(conn.execute(lines_query))
-            lines_iter: Iterator[Sequence[Any]] = iter(results[-1] if results else ())
-            entry_iter: Iterator[Sequence[Any]] = iter(())
+            line_rows: Iterable[Sequence[Any]] = results[-1] if results else ()
+            entry_rows: Iterable[Sequence[Any]] = ()
             if posted is not False:
                 results.append(conn.execute(self.entry_lines_query(posted, where)))
-                entry_iter = iter(results[-1])
+                entry_rows = results[-1]
             doc_rows = conn.execute(self.documents_query(posted, where, limit))
             results.append(doc_rows)
-            line = next(lines_iter, None)
-            entry_line = next(entry_iter, None)
             previous_key: Any = _NOTHING
-            for row in doc_rows:
-                doc_key, entry_key = row[0], row[14]
-                doc_lines = []
-                while line is not None and line[0] == doc_key:
-                    doc_lines.append(line)
-                    line = next(lines_iter, None)
-                entry_lines = []
-                if entry_key is not None:
-                    while entry_line is not None and entry_line[0] == entry_key:
-                        entry_lines.append(entry_line)
-                        entry_line = next(entry_iter, None)
-                if doc_key == previous_key:
+            for row, doc_lines, entry_lines in merge_rows(doc_rows, line_rows, entry_rows):
+                if row[0] == previous_key:
                     continue  # a second entry of one document: the first one is its entry
-                previous_key = doc_key
+                previous_key = row[0]
                 yield self.to_document(row, doc_lines, entry_lines)
         finally:
             for result in results:
@@ -444,30 +431,10 @@ class MappedTables:
         entry_lines: Sequence[Sequence[Any]],
     ) -> Document:
         """A domain :class:`Document` from a row of :meth:`documents_query` and its lines."""
-        (
-            _,
-            external_id,
-            kind,
-            number,
-            date,
-            currency,
-            total_net,
-            total_tax,
-            total_gross,
-            text,
-            partner_id,
-            partner_name,
-            partner_vat,
-            partner_country,
-            entry_key,
-            entry_date,
-            entry_description,
-            posted_by,
-            posted_at,
-            _posting_key,
-        ) = row
-        doc_id = _text(external_id)
-        currency = _text(currency).strip().upper()
+        # After its key, the row holds a DocumentHeader's values, then the posting key.
+        h = DocumentHeader._make(row[1:19])
+        doc_id = _text(h.external_id)
+        currency = _text(h.currency).strip().upper()
         unit = minor_unit(currency)
         q = _QUANTS.get(unit, _QUANTS[2])
         m = self.mapping
@@ -479,19 +446,18 @@ class MappedTables:
         def amount(value: Any, scale: int, what: str) -> Decimal:
             return _amount(value, scale, f"{where}: {what}").quantize(q)
 
-        partner = None
-        if partner_id is not None:
-            pid = _text(partner_id)
-            partner = Partner(
-                pid,
-                _optional_text(partner_name) or pid,
-                _optional_text(partner_vat),
-                _optional_text(partner_country),
+        typed: dict[str, Any] = {}
+        if h.partner_id is not None:
+            pid = _text(h.partner_id)
+            typed.update(
+                partner_id=pid,
+                partner_name=_optional_text(h.partner_name) or pid,
+                partner_vat=_optional_text(h.partner_vat),
+                partner_country=_optional_text(h.partner_country),
             )
-        entry = None
-        if entry_key is not None:
+        entry_rows = []
+        if h.entry_id is not None:
             signed = m.journal_lines.columns.amount is not None
-            entry_rows = []
             for _, account, debit, credit, description in entry_lines:
                 if signed:
                     value = amount(debit, entry_scale, "journal line amount")
@@ -503,39 +469,39 @@ class MappedTables:
                 entry_rows.append(
                     EntryLine(_text(account), debit_value, credit_value, _text(description))
                 )
-            entry = JournalEntry(
-                date=_date(entry_date, f"{where}: entry date"),
-                lines=tuple(entry_rows),
-                description=_text(entry_description),
-                id=_text(entry_key),
-                posted_by=_optional_text(posted_by),
-                posted_at=_datetime(posted_at, f"{where}: posted_at"),
+            typed.update(
+                entry_id=_text(h.entry_id),
+                entry_date=_date(h.entry_date, f"{where}: entry date"),
+                entry_description=_text(h.entry_description),
+                posted_by=_optional_text(h.posted_by),
+                posted_at=_datetime(h.posted_at, f"{where}: posted_at"),
             )
-        kind_text = _text(kind)
-        return Document(
-            id=doc_id,
-            kind=m.documents.kind_values.get(kind_text, kind_text),
-            number=_text(number),
-            date=_date(date, f"{where}: date"),
-            partner=partner,
-            currency=currency,
-            lines=tuple(
-                [
-                    DocumentLine(
-                        _text(r[1]),
-                        amount(r[2], line_scale, "line net"),
-                        _rate(_amount(r[3], 0, f"{where}: tax rate")),
-                        amount(r[4], line_scale, "line tax"),
-                    )
-                    for r in lines
-                ]
-            ),
-            total_net=amount(total_net, doc_scale, "total_net"),
-            total_tax=amount(total_tax, doc_scale, "total_tax"),
-            total_gross=amount(total_gross, doc_scale, "total_gross"),
-            text=_text(text),
-            entry=entry,
+        kind_text = _text(h.kind)
+        date = _date(h.date, f"{where}: date")
+        doc_lines = tuple(
+            [
+                DocumentLine(
+                    _text(r[1]),
+                    amount(r[2], line_scale, "line net"),
+                    _rate(_amount(r[3], 0, f"{where}: tax rate")),
+                    amount(r[4], line_scale, "line tax"),
+                )
+                for r in lines
+            ]
         )
+        header = h._replace(
+            external_id=doc_id,
+            kind=m.documents.kind_values.get(kind_text, kind_text),
+            number=_text(h.number),
+            date=date,
+            currency=currency,
+            total_net=amount(h.total_net, doc_scale, "total_net"),
+            total_tax=amount(h.total_tax, doc_scale, "total_tax"),
+            total_gross=amount(h.total_gross, doc_scale, "total_gross"),
+            text=_text(h.text),
+            **typed,
+        )
+        return document_of(header, doc_lines, tuple(entry_rows))
 
 
 class _Nothing:

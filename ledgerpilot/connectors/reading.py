@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, Text, and_, select, type_coerce
 from sqlalchemy.types import TypeDecorator
@@ -43,7 +43,7 @@ IN_CHUNK = 500
 
 def _raw(column: Any) -> Any:
     # Money as the driver gives it (text on SQLite, Decimal on PostgreSQL), turned into a
-    # quantized Decimal once, in to_document, rather than twice.
+    # quantized Decimal once, in to_document (and document_of), rather than twice.
     return type_coerce(column, _RawMoney()).label(column.name)
 
 
@@ -175,21 +175,36 @@ def stream_documents(
             .order_by(*ORDER, jl.c.position)
         )
     doc_rows = conn.execute(documents_query(where, posted))
-    lines_iter, entry_iter = iter(line_rows), iter(entry_rows)
+    for row, doc_lines, entry_lines in merge_rows(doc_rows, line_rows, entry_rows):
+        yield to_document(row, doc_lines, entry_lines)
+
+
+def merge_rows(
+    doc_rows: Iterable[Sequence[Any]],
+    line_rows: Iterable[Sequence[Any]],
+    entry_line_rows: Iterable[Sequence[Any]],
+) -> Iterator[tuple[Sequence[Any], list[Sequence[Any]], list[Sequence[Any]]]]:
+    """Each documents row with its document's line rows and its entry's line rows.
+
+    The three are in one order; a documents row holds its document's key first and its
+    entry's key (``None``: no entry) at position 14, a line row its document's key first, an
+    entry line row its entry's key first.
+    """
+    lines_iter, entry_iter = iter(line_rows), iter(entry_line_rows)
     line = next(lines_iter, None)
     entry_line = next(entry_iter, None)
     for row in doc_rows:
-        doc_id, entry_id = row[0], row[14]
+        doc_key, entry_key = row[0], row[14]
         doc_lines = []
-        while line is not None and line[0] == doc_id:
+        while line is not None and line[0] == doc_key:
             doc_lines.append(line)
             line = next(lines_iter, None)
         entry_lines = []
-        if entry_id is not None:
-            while entry_line is not None and entry_line[0] == entry_id:
+        if entry_key is not None:
+            while entry_line is not None and entry_line[0] == entry_key:
                 entry_lines.append(entry_line)
                 entry_line = next(entry_iter, None)
-        yield to_document(row, doc_lines, entry_lines)
+        yield row, doc_lines, entry_lines
 
 
 def documents_by_ids(conn: Connection, ids: Sequence[int]) -> list[Document]:
@@ -231,12 +246,68 @@ def list_documents(
     return [to_document(r, lines.get(r.id, ()), entry_lines.get(r.entry_id, ())) for r in rows]
 
 
+class DocumentHeader(NamedTuple):
+    """The values of a documents row after its database id, in :data:`_DOC_COLUMNS`'s order:
+    what :func:`document_of` reads (a mapped AIS's rows are read into one by name)."""
+
+    external_id: Any
+    kind: Any
+    number: Any
+    date: Any
+    currency: Any
+    total_net: Any
+    total_tax: Any
+    total_gross: Any
+    text: Any
+    partner_id: Any
+    partner_name: Any
+    partner_vat: Any
+    partner_country: Any
+    entry_id: Any
+    entry_date: Any
+    entry_description: Any
+    posted_by: Any
+    posted_at: Any
+
+
 def to_document(
     row: Sequence[Any], lines: Iterable[Sequence[Any]], entry_lines: Iterable[Sequence[Any]]
 ) -> Document:
     """A domain :class:`Document` from a documents row and its line rows (see the layouts)."""
+    q = _QUANTS.get(minor_unit(row[5]), _QUANTS[2])
+    return document_of(
+        row[1:],
+        tuple(
+            [
+                DocumentLine(r[1], D(r[2]).quantize(q), _rate(D(r[3])), D(r[4]).quantize(q))
+                for r in lines
+            ]
+        ),
+        tuple(
+            [EntryLine(r[1], D(r[2]).quantize(q), D(r[3]).quantize(q), r[4]) for r in entry_lines]
+        ),
+        q=q,
+    )
+
+
+def document_of(
+    header: Sequence[Any],
+    lines: tuple[DocumentLine, ...],
+    entry_lines: tuple[EntryLine, ...],
+    *,
+    q: Decimal | None = None,
+    known_partners: dict[Any, Partner] | None = None,
+    iso_text: bool = False,
+) -> Document:
+    """A domain :class:`Document` from a row's :class:`DocumentHeader` values and its lines,
+    already read; with its entry (of ``entry_lines``) when the row has an entry id.
+
+    ``q``: the totals are made Decimals of that quantum (``None``: taken as they are).
+    ``known_partners``: one :class:`Partner` per partner id, kept there across calls
+    (``None``: a new one per document). ``iso_text``: dates and times come as ISO text,
+    times in UTC without their zone (SQLite's rows read through its driver).
+    """
     (
-        _,
         external_id,
         kind,
         number,
@@ -255,44 +326,42 @@ def to_document(
         entry_description,
         posted_by,
         posted_at,
-    ) = row
-    q = _QUANTS.get(minor_unit(currency), _QUANTS[2])
+    ) = header
+    if iso_text:  # as SQLAlchemy stores them on SQLite (UTCDateTime: UTC without its zone)
+        date = dt.date.fromisoformat(date)
+        if entry_id is not None:
+            entry_date = dt.date.fromisoformat(entry_date)
+        if posted_at is not None:
+            posted_at = dt.datetime.fromisoformat(posted_at).replace(tzinfo=dt.UTC)
     partner = None
     if partner_id is not None:
-        partner = Partner(partner_id, partner_name, partner_vat, partner_country)
+        partner = None if known_partners is None else known_partners.get(partner_id)
+        if partner is None:
+            partner = Partner(partner_id, partner_name, partner_vat, partner_country)
+            if known_partners is not None:
+                known_partners[partner_id] = partner
     entry = None
     if entry_id is not None:
         entry = JournalEntry(
-            date=entry_date,
-            lines=tuple(
-                [
-                    EntryLine(r[1], D(r[2]).quantize(q), D(r[3]).quantize(q), r[4])
-                    for r in entry_lines
-                ]
-            ),
-            description=entry_description,
-            id=str(entry_id),
-            posted_by=posted_by,
-            posted_at=posted_at,
+            entry_date, entry_lines, entry_description, str(entry_id), posted_by, posted_at
         )
+    if q is not None:
+        total_net = D(total_net).quantize(q)
+        total_tax = D(total_tax).quantize(q)
+        total_gross = D(total_gross).quantize(q)
     return Document(
-        id=external_id,
-        kind=kind,
-        number=number,
-        date=date,
-        partner=partner,
-        currency=currency,
-        lines=tuple(
-            [
-                DocumentLine(r[1], D(r[2]).quantize(q), _rate(D(r[3])), D(r[4]).quantize(q))
-                for r in lines
-            ]
-        ),
-        total_net=D(total_net).quantize(q),
-        total_tax=D(total_tax).quantize(q),
-        total_gross=D(total_gross).quantize(q),
-        text=text,
-        entry=entry,
+        external_id,
+        kind,
+        number,
+        date,
+        partner,
+        currency,
+        lines,
+        total_net,
+        total_tax,
+        total_gross,
+        text,
+        entry,
     )
 
 
