@@ -1825,7 +1825,8 @@ def audit(
         typer.Option(
             "--lm-limit",
             min=0,
-            help="Entries the model scores at most (default 100; 0: no model check).",
+            help="Entries the model scores at most (default: LEDGERPILOT_AUDIT_LM_LIMIT, "
+            "100; 0: no model check).",
             show_default=False,
         ),
     ] = None,
@@ -2462,32 +2463,26 @@ def _lm_surprise(
     progress: Any,
 ) -> Any:
     """``result`` with the language-model surprise check when a model is given (``--lm-model``)
-    or configured (``LEDGERPILOT_LOCAL_MODEL_DIR``, with its adapters); as it is otherwise.
-    ``period``: the audit's (from, to); ``progress``: the audit's progress display.
+    or configured (``LEDGERPILOT_LOCAL_MODEL_DIR``, with its adapters), scoring at most
+    ``limit`` entries (``LEDGERPILOT_AUDIT_LM_LIMIT`` when not given; 0: as it is); as it is
+    otherwise. ``period``: the audit's (from, to); ``progress``: the audit's progress display.
 
     The prompt is shaped as the local backend's settings say (``LEDGERPILOT_LOCAL_PROMPT``,
     ``LEDGERPILOT_LOCAL_EXAMPLES``: examples shown, 1 by default as ``dataset build`` trains).
     """
-    settings = get_settings()
-    if model_dir is None and settings.local_model_dir:
-        model_dir, adapters = settings.local_model_dir, adapters or list(settings.local_adapters)
-    if model_dir is None or limit == 0:
-        return result
-    from .audit.lm_surprise import LMSurpriseSettings, SchemeScorer, add_lm_surprise
+    from .audit.lm_surprise import add_lm_surprise, configured_scorer
 
-    defaults = LMSurpriseSettings()
-    chosen = LMSurpriseSettings(
-        limit=defaults.limit if limit is None else limit,
-        examples=defaults.examples if settings.local_examples is None else settings.local_examples,
-    )
+    setup = configured_scorer(get_settings(), model_dir, adapters, limit)
+    if setup is None:
+        return result
     try:
-        scorer = SchemeScorer(model_dir, adapters or (), compact=settings.local_prompt == "compact")
+        scorer = setup.load()
     except ImportError as exc:
         raise _fail(
             f"--lm-model needs the train extra (torch, transformers, peft): {exc}"
         ) from None
     except OSError as exc:
-        raise _fail(f"cannot load the model {model_dir}: {exc}") from None
+        raise _fail(f"cannot load the model {setup.model_dir}: {exc}") from None
     task = progress.add_task("scoring entries with the model", total=None)
     return add_lm_surprise(
         result,
@@ -2495,7 +2490,7 @@ def _lm_surprise(
         scorer,
         since=period[0],
         until=period[1],
-        settings=chosen,
+        settings=setup.check,
         on_progress=lambda done, total: progress.update(task, completed=done, total=total),
     )
 

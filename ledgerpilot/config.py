@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         description="Retrieved examples shown to the local model at most (0: zero-shot; "
         "default: as many as fit).",
     )
+    audit_lm_limit: int = Field(
+        100,
+        ge=0,
+        description="Entries the local model scores at most in an audit's lm_surprise check "
+        "(the nightly audit's, and `ledgerpilot audit`'s without --lm-limit); 0 turns it off.",
+    )
     auto_threshold: float = Field(
         0.9, description="auto backend: memory's confidence from which the model is not asked."
     )

@@ -61,7 +61,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..connectors import ReferenceAIS
 from ..ledger import ChartOfAccounts, Document
@@ -69,6 +69,9 @@ from .checks import describe, entry_amount
 from .model import AuditResult, AuditSettings, Finding, Reason
 from .reading import journal_of
 from .score import finding, rank
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 CHECK = "lm_surprise"
 DESCRIPTION = (
@@ -379,6 +382,61 @@ class SchemeScorer:
                 )
             )
         return out
+
+
+# ------------------------------------------------------------ the configured model
+
+
+@dataclass(frozen=True)
+class ScorerSetup:
+    """Which model scores the entries, with which prompt, and how many entries."""
+
+    model_dir: Path
+    adapters: tuple[Path, ...]
+    compact: bool
+    """The local backend's compact prompt (``LEDGERPILOT_LOCAL_PROMPT=compact``)."""
+    check: LMSurpriseSettings
+
+    def load(self) -> SchemeScorer:
+        """Load the model (on the GPU when there is one). Raises :class:`ImportError`
+        without torch and transformers, :class:`FileNotFoundError` when the model's or an
+        adapter's directory does not exist, and whatever transformers or peft raise for
+        files they cannot read."""
+        if not self.model_dir.is_dir():
+            raise FileNotFoundError("the directory does not exist")
+        for adapter in self.adapters:
+            if not adapter.is_dir():
+                raise FileNotFoundError(f"the adapter directory {adapter} does not exist")
+        return SchemeScorer(self.model_dir, self.adapters, compact=self.compact)
+
+
+def configured_scorer(
+    settings: Settings,
+    model_dir: Path | None = None,
+    adapters: Sequence[Path] | None = None,
+    limit: int | None = None,
+) -> ScorerSetup | None:
+    """The check's set-up, shared by ``ledgerpilot audit`` and the nightly audit:
+    ``model_dir`` (with ``adapters``) when given, else the local backend's model
+    (``local_model_dir`` with ``local_adapters``); ``limit`` entries when given, else
+    ``audit_lm_limit``; the prompt shaped as the local backend's settings say
+    (``local_prompt``; ``local_examples`` examples, 1 when unset, as ``dataset build``
+    trains). ``None`` when no model is given or configured, or the limit is 0."""
+    if model_dir is None and settings.local_model_dir:
+        model_dir, adapters = settings.local_model_dir, adapters or settings.local_adapters
+    limit = settings.audit_lm_limit if limit is None else limit
+    if model_dir is None or limit == 0:
+        return None
+    defaults = LMSurpriseSettings()
+    examples = settings.local_examples
+    return ScorerSetup(
+        model_dir=Path(model_dir),
+        adapters=tuple(Path(a) for a in adapters or ()),
+        compact=settings.local_prompt == "compact",
+        check=LMSurpriseSettings(
+            limit=limit, examples=defaults.examples if examples is None else examples
+        ),
+    )
 
 
 # ------------------------------------------------------------ choosing the entries
