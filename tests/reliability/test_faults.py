@@ -110,6 +110,10 @@ class Run:
         with self.lock:
             self.workers.append((worker, env))
 
+    def hook_fired(self) -> bool:
+        """Whether the worker with the fault hook has posted and killed itself (its marker)."""
+        return (self.deployment.settings.data_dir / f"fault-{AFTER_AIS_COMMIT}").exists()
+
     def supervise(self) -> None:
         """Start a worker in place of one that died by itself (the fault hook), as a
         service manager would, without the hook."""
@@ -143,6 +147,12 @@ class Run:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(worker.process.pid, signal.SIGKILL)
             worker.process.wait(timeout=30)
+            if env.get(FAULT_ENV) and self.hook_fired():
+                # It had died by itself after its AIS commit (the hook writes its marker
+                # just before the kill) before supervise() saw it: that fault, not ours.
+                self.faults["died_after_ais_commit"] += 1
+                print(f"  {time.strftime('%H:%M:%S')} fault: died after the AIS commit", flush=True)
+                env = {k: v for k, v in env.items() if k != FAULT_ENV}
             self.start_worker(env)
         elif kind == "restart_redis":
             self.redis.restart(down_seconds=self.rng.uniform(0.5, 2.0))
