@@ -26,7 +26,7 @@ from ledgerpilot.ledger import (
     parse_scheme,
     validate,
 )
-from ledgerpilot.ledger.text import unstorable
+from ledgerpilot.ledger.text import storable
 
 from . import policy
 from .backends.base import DraftRequest
@@ -316,13 +316,11 @@ def edited_scheme(
     built from the lines (the previous scheme's explanation kept, unless it is text a
     database cannot store, which the reviewer could not correct), and the violations.
     """
-    explanation = str((previous or {}).get("explanation") or "")
-    if not explanation or unstorable((explanation,)) is not None:
-        explanation = f"edited by {user}"
     raw: dict[str, Any] = {
         "document": document.id,
         "kind": document.kind,
-        "explanation": explanation,
+        "explanation": storable(str((previous or {}).get("explanation") or ""))
+        or f"edited by {user}",
         "lines": lines,
     }
     scheme, found = check_scheme(raw, chart, document)

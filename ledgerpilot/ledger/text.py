@@ -24,3 +24,9 @@ def unstorable(texts: Iterable[str]) -> str | None:
         except UnicodeEncodeError:
             return LONE_SURROGATE
     return None
+
+
+def storable(text: str) -> str:
+    """``text``, or ``""`` when a database cannot store it: what a reviewer's edit keeps of
+    a model's explanation, which the reviewer has no way to correct."""
+    return "" if unstorable((text,)) is not None else text

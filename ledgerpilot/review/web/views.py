@@ -25,7 +25,7 @@ from ledgerpilot.ledger import (
     parse_amount,
 )
 from ledgerpilot.ledger.money import AmountError, is_known_currency
-from ledgerpilot.ledger.text import unstorable
+from ledgerpilot.ledger.text import storable
 
 from ..models import StoredProposal
 
@@ -280,11 +280,10 @@ def check_lines(
     """
     currency = currency_of(proposal)
     old = proposal.scheme or {}
-    explanation = str(old.get("explanation") or "")
     raw: dict[str, Any] = {
         "document": str(old.get("document") or proposal.document_id),
         "kind": str(old.get("kind") or proposal.document_kind),
-        "explanation": "" if unstorable((explanation,)) else explanation,
+        "explanation": storable(str(old.get("explanation") or "")),
         "lines": [dict(ln) for ln in lines],
         "currency": currency,
     }
