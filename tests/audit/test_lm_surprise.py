@@ -11,9 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -39,6 +36,7 @@ from ..training.test_train_decode import (
     one_thread,  # noqa: F401  (autouse: one torch thread)
     train_with_the_cli,
 )
+from .isolated import run_script
 from .journal import clean
 
 __all__ = ["base_model", "narrow"]  # fixtures used by the tests below
@@ -177,18 +175,14 @@ def test_without_a_model_the_check_is_absent_and_nothing_heavy_is_imported(
         " 'checks': [sorted(json.loads(r.stdout)['checks']) for r in runs],"
         " 'heavy': sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules)}))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERPILOT_LOCAL_")}
-    done = subprocess.run(
-        [sys.executable, "-c", script, url, str(tmp_path / "out"), str(tmp_path / "no-model")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,  # no .env file of the developer's
-        timeout=300,
-        check=False,
+    seen = run_script(
+        script,
+        url,
+        str(tmp_path / "out"),
+        str(tmp_path / "no-model"),
+        cwd=tmp_path,
+        drop_env="LEDGERPILOT_LOCAL_",
     )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["codes"] == [0, 0]
     assert all("lm_surprise" not in checks and "benford" in checks for checks in seen["checks"])
     assert seen["heavy"] == []

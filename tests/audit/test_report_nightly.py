@@ -8,11 +8,7 @@ that cannot be loaded costs that check only.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -30,6 +26,7 @@ from ..training.test_train_decode import (
     base_model,
     one_thread,  # noqa: F401  (autouse: one torch thread)
 )
+from .isolated import run_script
 
 __all__ = ["base_model"]  # a fixture used by the tests below
 
@@ -158,19 +155,10 @@ def test_without_a_loadable_model_torch_is_never_imported(tmp_path: Path) -> Non
         "print(json.dumps({'runs': runs,"
         " 'heavy': sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules)}))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERPILOT_")}
     args = [str(settings.data_dir), settings.default_ais_url(), day.isoformat()]
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args, str(tmp_path / "no-model")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,  # no .env file of the developer's
-        timeout=300,
-        check=False,
+    seen = run_script(
+        script, *args, str(tmp_path / "no-model"), cwd=tmp_path, drop_env="LEDGERPILOT_"
     )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert [run["scored"] for run in seen["runs"]] == [0, 0]
     assert seen["runs"][0]["skipped"] == "no local model (LEDGERPILOT_LOCAL_MODEL_DIR)"
     assert seen["runs"][1]["skipped"].endswith("no-model: the directory does not exist")
